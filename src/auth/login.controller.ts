@@ -1,0 +1,44 @@
+import { Controller, Inject } from '@nestjs/common';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
+import { LONGLINK_CONFIG } from '../config/config.constants.js';
+import { LonglinkConfig } from '../config/longlink-config.js';
+import { AccessListService } from '../guards/access-list.service.js';
+import { SessionService } from '../session/session.service.js';
+import { KickReason } from '../transport/error-codes.js';
+import { LonglinkContext } from '../transport/longlink.context.js';
+import { Op } from '../transport/ops.js';
+import { AuthService } from './auth.service.js';
+import { LoginDto, LoginReply } from './login.dto.js';
+
+/** LOGIN and LOGOUT PDUs. */
+@Controller()
+export class LoginController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly access: AccessListService,
+    private readonly sessions: SessionService,
+    @Inject(LONGLINK_CONFIG) private readonly config: LonglinkConfig,
+  ) {}
+
+  @MessagePattern('login', { op: Op.LOGIN, public: true })
+  async login(@Payload() body: LoginDto, @Ctx() ctx: LonglinkContext): Promise<LoginReply> {
+    const uid = await this.auth.verify(body.token);
+    this.access.assertUserAllowed(uid);
+    this.sessions.login(ctx.getConnection(), uid);
+    const { intervalMs, timeoutMs } = this.config.heartbeat;
+    return {
+      uid,
+      heartbeatIntervalMs: intervalMs,
+      heartbeatTimeoutMs: timeoutMs,
+      serverTimeMs: Date.now(),
+    };
+  }
+
+  @MessagePattern('logout', { op: Op.LOGOUT })
+  logout(@Ctx() ctx: LonglinkContext): void {
+    const conn = ctx.getConnection();
+    this.sessions.logout(conn);
+    // The reply is queued first; end() flushes it, then closes.
+    setImmediate(() => conn.end(KickReason.Logout));
+  }
+}

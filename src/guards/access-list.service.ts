@@ -1,0 +1,47 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { BlockList, isIP } from 'node:net';
+import { LONGLINK_CONFIG } from '../config/config.constants.js';
+import { LonglinkConfig, toBlockList } from '../config/longlink-config.js';
+import { ErrorCode } from '../transport/error-codes.js';
+import { LonglinkException } from '../transport/longlink.exception.js';
+
+type AccessConfig = LonglinkConfig['access'];
+
+/** Black and white lists of IPs (CIDR) and user ids. An empty whitelist admits everyone. */
+@Injectable()
+export class AccessListService {
+  private ipBlack: BlockList;
+  private ipWhite: BlockList | null;
+  private userBlack: Set<string>;
+  private userWhite: Set<string> | null;
+
+  constructor(@Inject(LONGLINK_CONFIG) config: LonglinkConfig) {
+    this.load(config.access);
+  }
+
+  /** Replaces the lists (config reload). */
+  load(access: AccessConfig): void {
+    this.ipBlack = toBlockList(access.ipBlacklist);
+    this.ipWhite = access.ipWhitelist.length ? toBlockList(access.ipWhitelist) : null;
+    this.userBlack = new Set(access.userBlacklist);
+    this.userWhite = access.userWhitelist.length ? new Set(access.userWhitelist) : null;
+  }
+
+  isIpAllowed(address: string): boolean {
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (this.ipBlack.check(address, family)) return false;
+    return this.ipWhite === null || this.ipWhite.check(address, family);
+  }
+
+  isUserAllowed(uid: string): boolean {
+    if (this.userBlack.has(uid)) return false;
+    return this.userWhite === null || this.userWhite.has(uid);
+  }
+
+  /** Throws access-denied (and the connection closes) for a listed or unlisted user. */
+  assertUserAllowed(uid: string): void {
+    if (!this.isUserAllowed(uid)) {
+      throw new LonglinkException(ErrorCode.AccessDenied, `user ${uid} may not log in`, true);
+    }
+  }
+}

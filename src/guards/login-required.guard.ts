@@ -1,0 +1,22 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { ErrorCode } from '../transport/error-codes.js';
+import { LonglinkContext } from '../transport/longlink.context.js';
+import { LonglinkException } from '../transport/longlink.exception.js';
+import { LonglinkServer } from '../transport/longlink.server.js';
+
+/**
+ * Global guard: a PDU whose handler is not declared `public` needs a logged-in
+ * connection. Handlers of other transports (hybrid apps) pass through.
+ */
+@Injectable()
+export class LoginRequiredGuard implements CanActivate {
+  constructor(private readonly server: LonglinkServer) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const ctx = context.switchToRpc().getContext<unknown>();
+    if (!(ctx instanceof LonglinkContext)) return true;
+    if (ctx.getUser() !== undefined) return true;
+    if (this.server.routes.get(ctx.getOp())?.public) return true;
+    throw new LonglinkException(ErrorCode.NotLoggedIn, 'log in first');
+  }
+}

@@ -1,0 +1,13 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern } from '@nestjs/microservices';
+import { Op } from '../transport/ops.js';
+
+/**
+ * HEARTBEAT: an empty reply. lastTick is refreshed by the transport for every
+ * received frame, so the handler itself has nothing to record.
+ */
+@Controller()
+export class HeartbeatController {
+  @MessagePattern('heartbeat', { op: Op.HEARTBEAT, public: true })
+  heartbeat(): void {}
+}

@@ -1,0 +1,48 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_PIPE } from '@nestjs/core';
+import { AuthModule } from './auth/auth.module.js';
+import { LonglinkValidationPipe } from './common/longlink-validation.pipe.js';
+import { LONGLINK_CONFIG } from './config/config.constants.js';
+import { LonglinkConfig } from './config/longlink-config.js';
+import { GuardsModule } from './guards/guards.module.js';
+import { HeartbeatModule } from './heartbeat/heartbeat.module.js';
+import { SessionModule } from './session/session.module.js';
+import { LonglinkServer } from './transport/longlink.server.js';
+
+/** Makes the config and the transport injectable everywhere. */
+@Global()
+@Module({})
+class LonglinkCoreModule {
+  static forRoot(config: LonglinkConfig, server: LonglinkServer): DynamicModule {
+    return {
+      module: LonglinkCoreModule,
+      providers: [
+        { provide: LONGLINK_CONFIG, useValue: config },
+        { provide: LonglinkServer, useValue: server },
+      ],
+      exports: [LONGLINK_CONFIG, LonglinkServer],
+    };
+  }
+}
+
+/**
+ * The gateway: sessions, login, heartbeat, guards and body validation. Import
+ * it once in the application's root module beside its own feature modules.
+ */
+@Module({})
+export class LonglinkModule {
+  static forRoot(config: LonglinkConfig, server: LonglinkServer): DynamicModule {
+    return {
+      module: LonglinkModule,
+      imports: [
+        LonglinkCoreModule.forRoot(config, server),
+        SessionModule,
+        GuardsModule,
+        AuthModule,
+        HeartbeatModule,
+      ],
+      providers: [{ provide: APP_PIPE, useClass: LonglinkValidationPipe }],
+      exports: [SessionModule, GuardsModule],
+    };
+  }
+}

@@ -1,0 +1,176 @@
+import { Socket } from 'node:net';
+import { FlushScheduler, Flushable } from './flush-scheduler.js';
+import { FrameDecoder, FrameError, FrameSink, HEADER_BYTES, writeHeader } from './frame.codec.js';
+import { WheelEntry } from './idle-wheel.js';
+import { Op } from './ops.js';
+
+/** The logged-in identity a connection carries; SessionService attaches richer objects. */
+export interface ConnectionUser {
+  readonly uid: string;
+}
+
+/** What a connection reports to the server that owns it. */
+export interface ConnectionOwner {
+  onFrame(conn: LonglinkConnection, op: number, seq: number, body: Buffer): void;
+  onFrameError(conn: LonglinkConnection, error: FrameError): void;
+  onClose(conn: LonglinkConnection): void;
+}
+
+export interface ConnectionLimits {
+  maxFrameBytes: number;
+  maxWriteBufferBytes: number;
+  loginTimeoutMs: number;
+  heartbeatTimeoutMs: number;
+}
+
+/** How long a kicked or failed peer gets to read its last PDU before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * One client connection: the socket, lastTick, remote address and user, a
+ * streaming decoder and a write queue flushed once per event-loop turn.
+ */
+export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly acceptedAt: number;
+  lastTick: number;
+  user: ConnectionUser | undefined = undefined;
+  /** Why the connection closed (or is closing); undefined while open. */
+  closeReason: string | undefined = undefined;
+  /** Packets counted in the current rate window, and when it started. */
+  packets = 0;
+  packetsWindowStart = 0;
+
+  flushQueued = false;
+  wheelSlot = -1;
+
+  private readonly decoder: FrameDecoder;
+  private queued: Buffer[] = [];
+  private queuedBytes = 0;
+  private closed = false;
+
+  constructor(
+    readonly id: number,
+    readonly socket: Socket,
+    private readonly owner: ConnectionOwner,
+    private readonly scheduler: FlushScheduler,
+    private readonly limits: ConnectionLimits,
+    now: number,
+  ) {
+    this.remoteAddress = socket.remoteAddress ?? 'unknown';
+    this.remotePort = socket.remotePort ?? 0;
+    this.acceptedAt = now;
+    this.lastTick = now;
+    this.decoder = new FrameDecoder(this, limits.maxFrameBytes);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.lastTick = Date.now();
+      this.decoder.push(chunk);
+    });
+    socket.on('error', () => this.markClosing('socket-error'));
+    socket.on('end', () =>
+      this.markClosing(this.decoder.midFrame ? 'closed-mid-frame' : 'peer-closed'),
+    );
+    socket.on('close', () => this.onSocketClose());
+  }
+
+  get isOpen(): boolean {
+    return this.closeReason === undefined;
+  }
+
+  /** Logged in: heartbeat deadline; before login, whichever of login and heartbeat comes first. */
+  deadline(): number {
+    const idle = this.lastTick + this.limits.heartbeatTimeoutMs;
+    if (this.user) return idle;
+    return Math.min(idle, this.acceptedAt + this.limits.loginTimeoutMs);
+  }
+
+  onFrame(op: number, seq: number, body: Buffer): void {
+    if (this.closeReason === undefined) this.owner.onFrame(this, op, seq, body);
+  }
+
+  onFrameError(error: FrameError): void {
+    this.owner.onFrameError(this, error);
+  }
+
+  /** Queues one frame; it leaves with everything else queued this turn. */
+  send(op: number, seq: number, body?: string | Buffer): void {
+    if (this.closed) return;
+    const bodyBytes =
+      body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    const frame = Buffer.allocUnsafe(HEADER_BYTES + bodyBytes);
+    writeHeader(frame, 0, frame.length, op, seq);
+    if (typeof body === 'string') frame.write(body, HEADER_BYTES);
+    else if (body !== undefined) body.copy(frame, HEADER_BYTES);
+    this.enqueue(frame);
+  }
+
+  /** Queues a frame that is already encoded (a push fanned out to many users). */
+  enqueue(frame: Buffer): void {
+    if (this.closed) return;
+    this.queued.push(frame);
+    this.queuedBytes += frame.length;
+    if (this.queuedBytes + this.socket.writableLength > this.limits.maxWriteBufferBytes) {
+      // The peer is not reading: drop it rather than let it grow our memory.
+      this.destroy('write-buffer-full');
+      return;
+    }
+    this.scheduler.schedule(this);
+  }
+
+  flush(): void {
+    const n = this.queued.length;
+    if (n === 0 || this.closed) return;
+    const out = n === 1 ? this.queued[0] : Buffer.concat(this.queued, this.queuedBytes);
+    this.queued = [];
+    this.queuedBytes = 0;
+    this.socket.write(out);
+  }
+
+  /** Sends a KICK (or ERROR) PDU, then closes once it is written. */
+  kick(reason: string, message = reason): void {
+    this.closeAfter(Op.KICK, 0, reason, message);
+  }
+
+  /** Answers with an ERROR PDU, then closes: for a stream that can no longer be trusted. */
+  failAndClose(seq: number, code: string, message: string): void {
+    this.closeAfter(Op.ERROR, seq, code, message);
+  }
+
+  /** Closes without a goodbye PDU. */
+  destroy(reason: string): void {
+    this.markClosing(reason);
+    this.closed = true;
+    this.queued = [];
+    this.socket.destroy();
+  }
+
+  /** Flushes what is queued, then half-closes; destroys after a grace period. */
+  end(reason: string): void {
+    if (this.closed) return;
+    this.markClosing(reason);
+    this.flush();
+    this.closed = true;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  private closeAfter(op: number, seq: number, code: string, message: string): void {
+    if (this.closed) return;
+    this.markClosing(code);
+    this.send(op, seq, JSON.stringify({ code, message }));
+    this.end(code);
+  }
+
+  private markClosing(reason: string): void {
+    if (this.closeReason === undefined) this.closeReason = reason;
+  }
+
+  private onSocketClose(): void {
+    this.markClosing('closed');
+    this.closed = true;
+    this.queued = [];
+    this.owner.onClose(this);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Stable error codes carried by ERROR PDUs ({ code, message }) and KICK reasons.
+ * Clients branch on these strings; never rename one. Documented in docs/PROTOCOL.md.
+ */
+export const ErrorCode = {
+  FrameTooSmall: 'frame-too-small',
+  FrameTooLarge: 'frame-too-large',
+  BadHeaderLength: 'bad-header-length',
+  UnsupportedVersion: 'unsupported-version',
+  UnknownOp: 'unknown-op',
+  BadJson: 'bad-json',
+  BadRequest: 'bad-request',
+  NotLoggedIn: 'not-logged-in',
+  AlreadyLoggedIn: 'already-logged-in',
+  InvalidToken: 'invalid-token',
+  TokenExpired: 'token-expired',
+  AccessDenied: 'access-denied',
+  RateLimited: 'rate-limited',
+  Forbidden: 'forbidden',
+  InternalError: 'internal-error',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Reasons a KICK PDU gives before the server closes a connection. */
+export const KickReason = {
+  Relogin: 'relogin',
+  HeartbeatTimeout: 'heartbeat-timeout',
+  LoginTimeout: 'login-timeout',
+  RateLimited: 'rate-limited',
+  AccessDenied: 'access-denied',
+  Logout: 'logout',
+} as const;
+export type KickReason = (typeof KickReason)[keyof typeof KickReason];

@@ -1,0 +1,82 @@
+import { MessageHandler } from '@nestjs/microservices';
+
+/**
+ * Operation numbers of the built-in PDUs. A reply carries its request's op with
+ * REPLY_FLAG set and its request's seq; pushes carry seq 0.
+ * 1–999 are reserved for longlink; applications use 1000 and up.
+ */
+export const Op = {
+  LOGIN: 1,
+  LOGOUT: 2,
+  HEARTBEAT: 3,
+  KICK: 4,
+  ERROR: 5,
+} as const;
+
+export const REPLY_FLAG = 0x8000_0000;
+export const FIRST_APP_OP = 1000;
+
+/** What a `@MessagePattern(pattern, { op, public })` handler declares in its extras. */
+export interface OpExtras {
+  /** The operation number on the wire. */
+  op: number;
+  /** Reachable before login (login and heartbeat are). */
+  public?: boolean;
+}
+
+export interface OpRoute {
+  readonly op: number;
+  readonly pattern: string;
+  readonly public: boolean;
+  readonly handler: MessageHandler;
+}
+
+/** Error raised at startup when two handlers claim one op, or an op is out of range. */
+export class OpRegistryError extends Error {}
+
+function isOpExtras(extras: unknown): extras is OpExtras {
+  return typeof extras === 'object' && extras !== null && 'op' in extras;
+}
+
+/**
+ * Resolves op → handler once, at listen time, from the handlers Nest registered.
+ * Feature modules add PDUs with `@MessagePattern('name', { op: 1001 })`; nothing
+ * here knows their names.
+ */
+export class OpRegistry {
+  private readonly routes = new Map<number, OpRoute>();
+
+  static fromHandlers(handlers: Map<string, MessageHandler>): OpRegistry {
+    const registry = new OpRegistry();
+    for (const [pattern, handler] of handlers) {
+      const extras: unknown = handler.extras;
+      if (handler.isEventHandler || !isOpExtras(extras)) continue;
+      registry.add(pattern, handler, extras);
+    }
+    return registry;
+  }
+
+  add(pattern: string, handler: MessageHandler, extras: OpExtras): void {
+    const { op } = extras;
+    if (!Number.isInteger(op) || op <= 0 || op >= REPLY_FLAG) {
+      throw new OpRegistryError(
+        `handler "${pattern}": op ${op} must be an integer in 1..${REPLY_FLAG - 1}`,
+      );
+    }
+    const existing = this.routes.get(op);
+    if (existing) {
+      throw new OpRegistryError(
+        `op ${op} is claimed by both "${existing.pattern}" and "${pattern}"`,
+      );
+    }
+    this.routes.set(op, { op, pattern, public: extras.public === true, handler });
+  }
+
+  get(op: number): OpRoute | undefined {
+    return this.routes.get(op);
+  }
+
+  list(): OpRoute[] {
+    return [...this.routes.values()].sort((a, b) => a.op - b.op);
+  }
+}
