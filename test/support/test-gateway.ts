@@ -1,0 +1,62 @@
+import { DynamicModule, Type } from '@nestjs/common';
+import { mintToken } from '../../src/auth/token.factory';
+import { LonglinkConfigOverrides, loadConfig } from '../../src/config/config.loader';
+import { LonglinkConfig } from '../../src/config/longlink-config';
+import { Gateway, createGateway } from '../../src/gateway.factory';
+import { TestClient } from './test-client';
+
+export interface TestGateway extends Gateway {
+  port: number;
+  token(uid: string, expiresIn?: string): Promise<string>;
+  client(): Promise<TestClient>;
+  /** Connects and logs in as `uid`. */
+  loggedIn(uid: string): Promise<TestClient>;
+  close(): Promise<void>;
+}
+
+/** A real gateway on an ephemeral port with short timeouts, quiet logs. */
+export async function startGateway(
+  overrides: LonglinkConfigOverrides = {},
+  imports: Array<Type | DynamicModule> = [],
+): Promise<TestGateway> {
+  const config: LonglinkConfig = loadConfig({
+    env: {},
+    overrides: {
+      ...overrides,
+      server: { port: 0, ...overrides.server },
+      log: { level: 'error', ...overrides.log },
+    },
+  });
+  const gateway = await createGateway({ config, imports });
+  await gateway.app.listen();
+  const clients: TestClient[] = [];
+  const port = gateway.server.port;
+  const token = (uid: string, expiresIn = '1h') =>
+    mintToken(uid, {
+      secret: config.auth.jwtSecret,
+      expiresIn,
+      issuer: config.auth.jwtIssuer,
+      audience: config.auth.jwtAudience,
+    });
+  const client = async () => {
+    const c = await TestClient.connect(port);
+    clients.push(c);
+    return c;
+  };
+  return {
+    ...gateway,
+    port,
+    token,
+    client,
+    async loggedIn(uid) {
+      const c = await client();
+      const reply = await c.login(await token(uid));
+      if (reply.body?.code) throw new Error(`login failed: ${reply.body.code}`);
+      return c;
+    },
+    async close() {
+      for (const c of clients) c.close();
+      await gateway.app.close();
+    },
+  };
+}
