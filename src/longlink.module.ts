@@ -1,7 +1,5 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
-import { APP_PIPE } from '@nestjs/core';
 import { AuthModule } from './auth/auth.module.js';
-import { LonglinkValidationPipe } from './common/longlink-validation.pipe.js';
 import { LONGLINK_CONFIG } from './config/config.constants.js';
 import { LonglinkConfig } from './config/longlink-config.js';
 import { GuardsModule } from './guards/guards.module.js';
@@ -26,7 +24,7 @@ class LonglinkCoreModule {
 }
 
 /**
- * The gateway: sessions, login, heartbeat, guards and body validation. Import
+ * The gateway: sessions, login, heartbeat and guards. Import
  * it once in the application's root module beside its own feature modules.
  */
 @Module({})
@@ -41,7 +39,6 @@ export class LonglinkModule {
         AuthModule,
         HeartbeatModule,
       ],
-      providers: [{ provide: APP_PIPE, useClass: LonglinkValidationPipe }],
       exports: [SessionModule, GuardsModule],
     };
   }

@@ -1,7 +1,8 @@
-import { Controller, Inject } from '@nestjs/common';
+import { Controller, Inject, UsePipes } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import { LONGLINK_CONFIG } from '../config/config.constants.js';
 import { LonglinkConfig } from '../config/longlink-config.js';
+import { LonglinkValidationPipe } from '../common/longlink-validation.pipe.js';
 import { AccessListService } from '../guards/access-list.service.js';
 import { SessionService } from '../session/session.service.js';
 import { KickReason } from '../transport/error-codes.js';
@@ -12,6 +13,7 @@ import { LoginDto, LoginReply } from './login.dto.js';
 
 /** LOGIN and LOGOUT PDUs. */
 @Controller()
+@UsePipes(LonglinkValidationPipe)
 export class LoginController {
   constructor(
     private readonly auth: AuthService,

@@ -13,7 +13,8 @@ export class LoginRequiredGuard implements CanActivate {
   constructor(private readonly server: LonglinkServer) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const ctx = context.switchToRpc().getContext<unknown>();
+    // Argument 1 is the RPC context; getArgByIndex avoids switchToRpc's per-call object.
+    const ctx: unknown = context.getArgByIndex(1);
     if (!(ctx instanceof LonglinkContext)) return true;
     if (ctx.getUser() !== undefined) return true;
     if (this.server.routes.get(ctx.getOp())?.public) return true;

@@ -1,5 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
+import { NoParamPipes } from '../common/no-param-pipes.decorator.js';
 import { Op } from '../transport/ops.js';
 
 /**
@@ -9,5 +10,6 @@ import { Op } from '../transport/ops.js';
 @Controller()
 export class HeartbeatController {
   @MessagePattern('heartbeat', { op: Op.HEARTBEAT, public: true })
+  @NoParamPipes()
   heartbeat(): void {}
 }

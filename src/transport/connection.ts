@@ -25,6 +25,9 @@ export interface ConnectionLimits {
 
 /** How long a kicked or failed peer gets to read its last PDU before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
+/** Bounds of the per-turn output buffer: small for idle connections, capped for busy ones. */
+const MIN_OUT_BYTES = 256;
+const MAX_OUT_BYTES = 64 * 1024;
 
 /**
  * One client connection: the socket, lastTick, remote address and user, a
@@ -46,8 +49,9 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
   wheelSlot = -1;
 
   private readonly decoder: FrameDecoder;
-  private queued: Buffer[] = [];
-  private queuedBytes = 0;
+  private out: Buffer | null = null;
+  private outBytes = 0;
+  private nextOutSize = MIN_OUT_BYTES;
   private closed = false;
 
   constructor(
@@ -94,38 +98,64 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
     this.owner.onFrameError(this, error);
   }
 
-  /** Queues one frame; it leaves with everything else queued this turn. */
+  /**
+   * Queues one frame; it leaves with everything else queued this turn. Frames
+   * are encoded straight into one output buffer per turn: no Buffer per frame,
+   * no concat at flush.
+   */
   send(op: number, seq: number, body?: string | Buffer): void {
     if (this.closed) return;
-    const bodyBytes =
-      body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-    const frame = Buffer.allocUnsafe(HEADER_BYTES + bodyBytes);
-    writeHeader(frame, 0, frame.length, op, seq);
-    if (typeof body === 'string') frame.write(body, HEADER_BYTES);
-    else if (body !== undefined) body.copy(frame, HEADER_BYTES);
-    this.enqueue(frame);
+    // A string needs at most 3 bytes per UTF-16 unit; the exact size is known after writing.
+    const room =
+      HEADER_BYTES +
+      (body === undefined ? 0 : typeof body === 'string' ? body.length * 3 : body.length);
+    const out = this.reserve(room);
+    const at = this.outBytes;
+    let bodyBytes = 0;
+    if (typeof body === 'string') bodyBytes = out.write(body, at + HEADER_BYTES);
+    else if (body !== undefined) bodyBytes = body.copy(out, at + HEADER_BYTES);
+    writeHeader(out, at, HEADER_BYTES + bodyBytes, op, seq);
+    this.commit(HEADER_BYTES + bodyBytes);
   }
 
   /** Queues a frame that is already encoded (a push fanned out to many users). */
   enqueue(frame: Buffer): void {
     if (this.closed) return;
-    this.queued.push(frame);
-    this.queuedBytes += frame.length;
-    if (this.queuedBytes + this.socket.writableLength > this.limits.maxWriteBufferBytes) {
+    frame.copy(this.reserve(frame.length), this.outBytes);
+    this.commit(frame.length);
+  }
+
+  flush(): void {
+    const out = this.out;
+    if (out === null || this.outBytes === 0 || this.closed) return;
+    const bytes = this.outBytes;
+    // The written slice belongs to the socket now; next turn starts a fresh buffer sized like this one.
+    this.out = null;
+    this.outBytes = 0;
+    this.nextOutSize = Math.min(Math.max(bytes * 2, MIN_OUT_BYTES), MAX_OUT_BYTES);
+    this.socket.write(out.subarray(0, bytes));
+  }
+
+  private reserve(room: number): Buffer {
+    let out = this.out;
+    if (out === null) {
+      out = this.out = Buffer.allocUnsafe(Math.max(this.nextOutSize, room));
+    } else if (out.length - this.outBytes < room) {
+      const grown = Buffer.allocUnsafe(Math.max(out.length * 2, this.outBytes + room));
+      out.copy(grown, 0, 0, this.outBytes);
+      out = this.out = grown;
+    }
+    return out;
+  }
+
+  private commit(bytes: number): void {
+    this.outBytes += bytes;
+    if (this.outBytes + this.socket.writableLength > this.limits.maxWriteBufferBytes) {
       // The peer is not reading: drop it rather than let it grow our memory.
       this.destroy('write-buffer-full');
       return;
     }
     this.scheduler.schedule(this);
-  }
-
-  flush(): void {
-    const n = this.queued.length;
-    if (n === 0 || this.closed) return;
-    const out = n === 1 ? this.queued[0] : Buffer.concat(this.queued, this.queuedBytes);
-    this.queued = [];
-    this.queuedBytes = 0;
-    this.socket.write(out);
   }
 
   /** Sends a KICK (or ERROR) PDU, then closes once it is written. */
@@ -142,7 +172,8 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
   destroy(reason: string): void {
     this.markClosing(reason);
     this.closed = true;
-    this.queued = [];
+    this.out = null;
+    this.outBytes = 0;
     this.socket.destroy();
   }
 
@@ -170,7 +201,8 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
   private onSocketClose(): void {
     this.markClosing('closed');
     this.closed = true;
-    this.queued = [];
+    this.out = null;
+    this.outBytes = 0;
     this.owner.onClose(this);
   }
 }

@@ -11,6 +11,8 @@ import { isUtf8 } from 'node:buffer';
  */
 export const HEADER_BYTES = 16;
 export const PROTOCOL_VERSION = 1;
+/** Shared by every body-less frame (heartbeats): no view is made for nothing. */
+const EMPTY_BODY = Buffer.alloc(0);
 
 const OFF_HLEN = 4;
 const OFF_VER = 6;
@@ -121,7 +123,8 @@ export class FrameDecoder {
       const err = this.check(chunk, off, length);
       if (err) return this.fail(err);
       if (end - off < length) break;
-      const body = chunk.subarray(off + HEADER_BYTES, off + length);
+      const body =
+        length === HEADER_BYTES ? EMPTY_BODY : chunk.subarray(off + HEADER_BYTES, off + length);
       this.sink.onFrame(chunk.readUInt32BE(off + OFF_OP), chunk.readUInt32BE(off + OFF_SEQ), body);
       if (this.failed) return;
       off += length;

@@ -1,5 +1,6 @@
-import { Controller, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Controller, UseFilters, UseGuards, UseInterceptors, UsePipes } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
+import { LonglinkValidationPipe } from '../../src/common/longlink-validation.pipe';
 import { LonglinkContext } from '../../src/transport/longlink.context';
 import { ExampleOp } from './example.ops';
 import { PokeDto } from './poke.dto';
@@ -9,6 +10,7 @@ import { StampInterceptor } from './stamp.interceptor';
 import { TeapotError, TeapotFilter } from './teapot.filter';
 
 @Controller()
+@UsePipes(LonglinkValidationPipe)
 export class ExampleController {
   constructor(private readonly pokes: PokeService) {}
 
