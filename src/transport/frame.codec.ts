@@ -98,6 +98,8 @@ export class FrameDecoder {
   private partial: Buffer | null = null;
   private partialFill = 0;
   private failed = false;
+  private pushing = false;
+  private backlog: Buffer[] | null = null;
 
   constructor(
     private readonly sink: FrameSink,
@@ -109,7 +111,22 @@ export class FrameDecoder {
     return this.headerFill > 0 || this.partial !== null;
   }
 
+  /** Feeds bytes. A push made from inside onFrame is queued, so frames keep stream order. */
   push(chunk: Buffer): void {
+    if (this.pushing) {
+      (this.backlog ??= []).push(chunk);
+      return;
+    }
+    this.pushing = true;
+    try {
+      this.decode(chunk);
+      while (this.backlog !== null && this.backlog.length > 0) this.decode(this.backlog.shift()!);
+    } finally {
+      this.pushing = false;
+    }
+  }
+
+  private decode(chunk: Buffer): void {
     if (this.failed) return;
     let off = 0;
     if (this.headerFill > 0 || this.partial !== null) {

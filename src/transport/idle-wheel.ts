@@ -63,6 +63,8 @@ export class IdleWheel<T extends WheelEntry> {
       if (slot.size === 0) continue;
       this.slots[this.cursor] = new Set();
       for (const entry of slot) {
+        // remove() during this sweep (from onExpire) marks the entry; honour it.
+        if (entry.wheelSlot !== this.cursor) continue;
         entry.wheelSlot = -1;
         const deadline = entry.deadline();
         if (deadline <= now) this.onExpire(entry, now);
