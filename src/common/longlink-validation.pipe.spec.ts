@@ -172,10 +172,10 @@ describe('describeValidationErrors', () => {
     expect(describeValidationErrors([])).toEqual([]);
   });
 
-  it('takes the first constraint message of each field, prefixed by its name', () => {
+  it("takes the topmost decorator's message of each field (class-validator lists it last), prefixed by its name", () => {
     expect(
       describeValidationErrors([
-        err('token', { isString: 'token must be a string', isNotEmpty: 'token is empty' }),
+        err('token', { isNotEmpty: 'token is empty', isString: 'token must be a string' }),
         err('version', { isInt: 'version must be an integer' }),
       ]),
     ).toEqual(['token: token must be a string', 'version: version must be an integer']);

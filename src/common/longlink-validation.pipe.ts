@@ -7,7 +7,8 @@ export function describeValidationErrors(errors: ValidationError[], parent = '')
   const out: string[] = [];
   for (const e of errors) {
     const path = parent ? `${parent}.${e.property}` : e.property;
-    const first = e.constraints ? Object.values(e.constraints)[0] : undefined;
+    // class-validator records decorators bottom-up: the last entry is the topmost (usually the type check).
+    const first = e.constraints ? Object.values(e.constraints).at(-1) : undefined;
     if (first) out.push(`${path}: ${first}`);
     if (e.children?.length) out.push(...describeValidationErrors(e.children, path));
   }

@@ -30,7 +30,9 @@ export class SessionService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.server.on('disconnect', (conn) => this.release(conn, conn.closeReason ?? 'closed'));
+    // 'closing' fires when the server kicks or the peer leaves, before the socket is
+    // gone: the registry never points at a connection that is on its way out.
+    this.server.on('closing', (conn) => this.release(conn, conn.closeReason ?? 'closed'));
   }
 
   /**

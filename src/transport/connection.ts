@@ -13,6 +13,8 @@ export interface ConnectionUser {
 export interface ConnectionOwner {
   onFrame(conn: LonglinkConnection, op: number, seq: number, body: Buffer): void;
   onFrameError(conn: LonglinkConnection, error: FrameError): void;
+  /** The connection began to close (once): the session ends here, not when the socket is gone. */
+  onClosing(conn: LonglinkConnection): void;
   onClose(conn: LonglinkConnection): void;
 }
 
@@ -195,7 +197,9 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
   }
 
   private markClosing(reason: string): void {
-    if (this.closeReason === undefined) this.closeReason = reason;
+    if (this.closeReason !== undefined) return;
+    this.closeReason = reason;
+    this.owner.onClosing(this);
   }
 
   private onSocketClose(): void {

@@ -27,6 +27,9 @@ export type LonglinkStatus = 'listening' | 'closing' | 'closed' | 'error';
 type ConnectionListener = (conn: LonglinkConnection) => void;
 export type LonglinkEvents = {
   connection: ConnectionListener;
+  /** A connection began to close (kick, error, timeout, peer close): closeReason is set. */
+  closing: ConnectionListener;
+  /** The socket is gone and every resource of the connection released. */
   disconnect: ConnectionListener;
   error: (err: Error) => void;
 };
@@ -51,6 +54,7 @@ export class LonglinkServer
   private frameHooks: TransportHooks[] = [];
   private readonly listeners: { [K in keyof LonglinkEvents]: LonglinkEvents[K][] } = {
     connection: [],
+    closing: [],
     disconnect: [],
     error: [],
   };
@@ -182,6 +186,10 @@ export class LonglinkServer
   onFrameError(conn: LonglinkConnection, error: FrameError): void {
     this.logger.debug?.(`${describe(conn)}: ${error.code}: ${error.message}`);
     conn.failAndClose(0, error.code, error.message);
+  }
+
+  onClosing(conn: LonglinkConnection): void {
+    this.emit('closing', conn);
   }
 
   onClose(conn: LonglinkConnection): void {
