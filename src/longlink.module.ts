@@ -4,6 +4,7 @@ import { LONGLINK_CONFIG } from './config/config.constants.js';
 import { LonglinkConfig } from './config/longlink-config.js';
 import { GuardsModule } from './guards/guards.module.js';
 import { HeartbeatModule } from './heartbeat/heartbeat.module.js';
+import { MessagingModule } from './messaging/messaging.module.js';
 import { SessionModule } from './session/session.module.js';
 import { LonglinkServer } from './transport/longlink.server.js';
 
@@ -24,7 +25,7 @@ class LonglinkCoreModule {
 }
 
 /**
- * The gateway: sessions, login, heartbeat and guards. Import
+ * The gateway: sessions, login, heartbeat, guards and messaging. Import
  * it once in the application's root module beside its own feature modules.
  */
 @Module({})
@@ -38,8 +39,9 @@ export class LonglinkModule {
         GuardsModule,
         AuthModule,
         HeartbeatModule,
+        MessagingModule,
       ],
-      exports: [SessionModule, GuardsModule],
+      exports: [SessionModule, GuardsModule, MessagingModule],
     };
   }
 }

@@ -26,7 +26,7 @@ export class LoginController {
   async login(@Payload() body: LoginDto, @Ctx() ctx: LonglinkContext): Promise<LoginReply> {
     const uid = await this.auth.verify(body.token);
     this.access.assertUserAllowed(uid);
-    this.sessions.login(ctx.getConnection(), uid);
+    this.sessions.login(ctx.getConnection(), uid, body.lastSeq);
     const { intervalMs, timeoutMs } = this.config.heartbeat;
     return {
       uid,

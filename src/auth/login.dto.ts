@@ -1,4 +1,4 @@
-import { IsString, MaxLength, MinLength } from 'class-validator';
+import { IsInt, IsOptional, IsString, MaxLength, Min, MinLength } from 'class-validator';
 
 /** LOGIN body. The user id comes from the verified token, never from the body. */
 export class LoginDto {
@@ -6,6 +6,12 @@ export class LoginDto {
   @MinLength(1)
   @MaxLength(8192)
   token: string;
+
+  /** The last inbox seq the client holds; delivery resumes after it. Omitted: after the last acked. */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  lastSeq?: number;
 }
 
 /** LOGIN reply body. */

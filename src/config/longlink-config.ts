@@ -159,6 +159,21 @@ const accessSchema = z.strictObject({
   userWhitelist: userIdList,
 });
 
+const messagingSchema = z.strictObject({
+  store: z
+    .enum(['sqlite', 'memory'], { error: 'must be one of: sqlite, memory' })
+    .default('sqlite'),
+  dataDir: nonEmptyString.default('./data'),
+  pushWindow: positiveInteger.default(64),
+  ackTimeoutMs: durationMs.default(5000),
+  maxPushAttempts: positiveInteger.default(3),
+  syncPageSize: positiveInteger.default(256),
+  recipients: z.enum(['any', 'allowed'], { error: 'must be one of: any, allowed' }).default('any'),
+  deliveredRetentionMs: positiveInteger.default(7 * 24 * 3600 * 1000),
+  undeliveredMaxAgeMs: positiveInteger.default(30 * 24 * 3600 * 1000),
+  pruneIntervalMs: durationMs.default(3600 * 1000),
+});
+
 const logSchema = z.strictObject({
   level: z.enum(LOG_LEVELS, { error: `must be one of: ${LOG_LEVELS.join(', ')}` }).default('log'),
 });
@@ -173,6 +188,7 @@ export const longlinkConfigSchema = z.strictObject({
   heartbeat: heartbeatSchema.prefault({}),
   rateLimit: rateLimitSchema.prefault({}),
   access: accessSchema.prefault({}),
+  messaging: messagingSchema.prefault({}),
   log: logSchema.prefault({}),
 });
 

@@ -39,7 +39,7 @@ export class SessionService implements OnModuleInit {
    * Binds `uid` to `conn`. Synchronous, so two racing logins of one user are
    * ordered: the later one wins and the earlier connection is kicked.
    */
-  login(conn: LonglinkConnection, uid: string): SessionUser {
+  login(conn: LonglinkConnection, uid: string, lastSeq?: number): SessionUser {
     if (!conn.isOpen) throw new LonglinkException(ErrorCode.NotLoggedIn, 'connection is closing');
     const current = conn.user;
     if (current instanceof SessionUser) {
@@ -56,7 +56,7 @@ export class SessionService implements OnModuleInit {
     }
     this.server.touch(conn);
     this.logger.debug?.(`${describe(conn)} logged in`);
-    this.loginSubject.next({ user });
+    this.loginSubject.next({ user, lastSeq });
     return user;
   }
 

@@ -17,6 +17,7 @@ export const ErrorCode = {
   AccessDenied: 'access-denied',
   RateLimited: 'rate-limited',
   Forbidden: 'forbidden',
+  UnknownRecipient: 'unknown-recipient',
   InternalError: 'internal-error',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -11,6 +11,7 @@ import { LonglinkContext } from './longlink.context.js';
 import { Op, OpRegistry, OpRoute, REPLY_FLAG } from './ops.js';
 import { toErrorReply } from './error-reply.js';
 import { TransportHooks } from './transport-hooks.js';
+import { NO_REPLY } from './no-reply.js';
 
 /** Identifies longlink handlers in hybrid apps. */
 export const LONGLINK_TRANSPORT = Symbol('longlink');
@@ -249,6 +250,7 @@ export class LonglinkServer
   }
 
   private reply(conn: LonglinkConnection, replyOp: number, seq: number, value: unknown): void {
+    if (value === NO_REPLY) return;
     conn.send(
       replyOp,
       seq,

@@ -24,6 +24,8 @@ export async function startGateway(
     overrides: {
       ...overrides,
       server: { port: 0, ...overrides.server },
+      // Each gateway gets its own store: memory unless a spec asks for SQLite (with its own dataDir).
+      messaging: { store: 'memory', ...overrides.messaging },
       log: { level: 'error', ...overrides.log },
     },
   });

@@ -1,0 +1,248 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Subscription } from 'rxjs';
+import { LONGLINK_CONFIG } from '../config/config.constants.js';
+import { LonglinkConfig } from '../config/longlink-config.js';
+import { SessionService } from '../session/session.service.js';
+import { SessionUser } from '../session/session-user.js';
+import { InboxStream } from './inbox-stream.js';
+import { MESSAGE_STORE, MessageStore } from './message.store.js';
+import { StoredMessage } from './message.types.js';
+import { MsgOp } from './messaging.ops.js';
+
+/** The MSG push body; content is spliced in as the JSON text it was stored as. */
+export function encodeMsgPush(m: StoredMessage): string {
+  return `{"msgId":"${m.msgId}","seq":${m.seq},"from":${JSON.stringify(m.from)},"content":${m.content},"ts":${m.ts}}`;
+}
+
+/**
+ * Pushes each online user's inbox to their connection in seq order: backlog
+ * first (read from the store in pages), then live messages, through one cursor,
+ * so the boundary has no gap and no duplicate. Keeps at most pushWindow
+ * messages un-acked per connection, pushes again after ackTimeoutMs, and after
+ * maxPushAttempts stops until the client syncs.
+ */
+@Injectable()
+export class DeliveryService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('DeliveryService');
+  private readonly streams = new Map<string, InboxStream>();
+  private readonly pendingAcks = new Map<string, number>();
+  private ackFlushScheduled = false;
+  private subscriptions: Subscription[] = [];
+  private readonly window: number;
+  private readonly ackTimeoutMs: number;
+  private readonly maxAttempts: number;
+  private readonly pageSize: number;
+
+  constructor(
+    @Inject(MESSAGE_STORE) private readonly store: MessageStore,
+    private readonly sessions: SessionService,
+    @Inject(LONGLINK_CONFIG) config: LonglinkConfig,
+  ) {
+    const m = config.messaging;
+    this.window = m.pushWindow;
+    this.ackTimeoutMs = m.ackTimeoutMs;
+    this.maxAttempts = m.maxPushAttempts;
+    this.pageSize = m.syncPageSize;
+  }
+
+  onModuleInit(): void {
+    this.subscriptions = [
+      // After the turn: the LOGIN reply is queued before the first push.
+      this.sessions.logins$.subscribe(({ user, lastSeq }) =>
+        setImmediate(() => void this.open(user, lastSeq)),
+      ),
+      this.sessions.logouts$.subscribe(({ user }) => this.close(user)),
+    ];
+  }
+
+  onModuleDestroy(): void {
+    for (const s of this.subscriptions) s.unsubscribe();
+    for (const stream of this.streams.values()) this.dispose(stream);
+    this.streams.clear();
+  }
+
+  /** A message was stored for `m.to`: push it if its user is online here. */
+  onStored(m: StoredMessage): void {
+    const stream = this.streams.get(m.to);
+    if (!stream) return;
+    if (m.seq > stream.newestSeq) stream.newestSeq = m.seq;
+    // Fast path: the next message in order, room in the window, no read under way.
+    if (
+      !stream.reading &&
+      !stream.stalled &&
+      stream.cursor === m.seq - 1 &&
+      stream.inflight.size < this.window
+    ) {
+      this.push(stream, m);
+      return;
+    }
+    void this.pump(stream);
+  }
+
+  /** PUSH_ACK: `upTo` acks everything up to it; `seqs` acks single messages. */
+  ack(user: SessionUser, upTo: number | undefined, seqs: readonly number[] | undefined): void {
+    const stream = this.streams.get(user.uid);
+    if (!stream || stream.user !== user) return;
+    if (upTo !== undefined) {
+      for (const seq of stream.inflight.keys()) {
+        if (seq > upTo) break;
+        stream.inflight.delete(seq);
+      }
+    }
+    if (seqs) for (const seq of seqs) stream.inflight.delete(seq);
+    if (stream.inflight.size === 0) stream.stalled = false;
+    const acked = Math.min(stream.contiguousAck(), stream.cursor);
+    if (acked > stream.ackedSeq) {
+      stream.ackedSeq = acked;
+      this.queueAck(stream.uid, acked);
+    }
+    void this.pump(stream);
+  }
+
+  /** SYNC: the client holds everything up to lastSeq; resume after it. Returns the newest seq. */
+  async sync(user: SessionUser, lastSeq: number): Promise<number> {
+    const newest = await this.store.lastSeq(user.uid);
+    const stream = this.streams.get(user.uid);
+    if (!stream || stream.user !== user) return newest;
+    this.clearTimer(stream);
+    stream.epoch++;
+    stream.reading = false;
+    stream.inflight.clear();
+    stream.stalled = false;
+    stream.cursor = Math.min(lastSeq, newest);
+    stream.newestSeq = newest;
+    if (lastSeq > stream.ackedSeq) {
+      stream.ackedSeq = Math.min(lastSeq, newest);
+      this.queueAck(stream.uid, stream.ackedSeq);
+    }
+    setImmediate(() => void this.pump(stream));
+    return newest;
+  }
+
+  /** Un-acked pushes of a user's connection (for tests and metrics). */
+  inflightCount(uid: string): number {
+    return this.streams.get(uid)?.inflight.size ?? 0;
+  }
+
+  /** Writes pending acks now (shutdown). */
+  async flushAcks(): Promise<void> {
+    if (this.pendingAcks.size === 0) return;
+    const acks = new Map(this.pendingAcks);
+    this.pendingAcks.clear();
+    await this.store.ack(acks);
+  }
+
+  private async open(user: SessionUser, lastSeq: number | undefined): Promise<void> {
+    if (user.conn.user !== user) return; // gone before the turn ended
+    const [acked, newest] = await Promise.all([
+      this.store.ackedSeq(user.uid),
+      this.store.lastSeq(user.uid),
+    ]);
+    if (user.conn.user !== user) return;
+    const start = Math.min(lastSeq ?? acked, newest);
+    const previous = this.streams.get(user.uid);
+    if (previous) this.dispose(previous);
+    const stream = new InboxStream(user, start, newest);
+    this.streams.set(user.uid, stream);
+    if (lastSeq !== undefined && lastSeq > acked) this.queueAck(user.uid, start);
+    await this.pump(stream);
+  }
+
+  private close(user: SessionUser): void {
+    const stream = this.streams.get(user.uid);
+    if (!stream || stream.user !== user) return;
+    this.dispose(stream);
+    this.streams.delete(user.uid);
+  }
+
+  private dispose(stream: InboxStream): void {
+    stream.closed = true;
+    this.clearTimer(stream);
+    stream.inflight.clear();
+  }
+
+  /** Fills the window from the store, page by page, in seq order. */
+  private async pump(stream: InboxStream): Promise<void> {
+    while (!stream.closed && !stream.reading && !stream.stalled) {
+      const room = this.window - stream.inflight.size;
+      if (room <= 0 || stream.cursor >= stream.newestSeq) return;
+      const epoch = stream.epoch;
+      stream.reading = true;
+      let page: StoredMessage[];
+      try {
+        page = await this.store.fetch(stream.uid, stream.cursor, Math.min(room, this.pageSize));
+      } catch (err) {
+        this.logger.error(`reading the inbox of ${stream.uid} failed: ${String(err)}`);
+        return;
+      } finally {
+        if (stream.epoch === epoch) stream.reading = false;
+      }
+      if (stream.closed || stream.epoch !== epoch) return;
+      if (page.length === 0) {
+        // Pruned away under us: nothing left to push below newestSeq.
+        stream.cursor = stream.newestSeq;
+        return;
+      }
+      for (const m of page) if (m.seq > stream.cursor) this.push(stream, m);
+    }
+  }
+
+  private push(stream: InboxStream, m: StoredMessage): void {
+    const frame = encodeMsgPush(m);
+    stream.user.conn.send(MsgOp.MSG, 0, frame);
+    stream.inflight.set(m.seq, {
+      message: m,
+      frame,
+      deadline: Date.now() + this.ackTimeoutMs,
+      attempts: 1,
+    });
+    stream.cursor = m.seq;
+    if (stream.timer === null) this.armTimer(stream, this.ackTimeoutMs);
+  }
+
+  private armTimer(stream: InboxStream, delayMs: number): void {
+    stream.timer = setTimeout(() => this.retransmit(stream), Math.max(delayMs, 1));
+    stream.timer.unref();
+  }
+
+  private clearTimer(stream: InboxStream): void {
+    if (stream.timer) clearTimeout(stream.timer);
+    stream.timer = null;
+  }
+
+  private retransmit(stream: InboxStream): void {
+    stream.timer = null;
+    if (stream.closed || stream.inflight.size === 0) return;
+    const now = Date.now();
+    let next = Infinity;
+    for (const entry of stream.inflight.values()) {
+      if (entry.deadline > now) {
+        next = Math.min(next, entry.deadline);
+        continue;
+      }
+      if (entry.attempts >= this.maxAttempts) {
+        // Give up on this connection until the client syncs or logs in again.
+        stream.stalled = true;
+        stream.inflight.clear();
+        stream.cursor = stream.ackedSeq;
+        this.logger.debug?.(`uid=${stream.uid}: push retries exhausted; waiting for SYNC`);
+        return;
+      }
+      entry.attempts++;
+      entry.deadline = now + this.ackTimeoutMs;
+      next = Math.min(next, entry.deadline);
+      stream.user.conn.send(MsgOp.MSG, 0, entry.frame);
+    }
+    if (next !== Infinity) this.armTimer(stream, next - now);
+  }
+
+  private queueAck(uid: string, seq: number): void {
+    if ((this.pendingAcks.get(uid) ?? 0) < seq) this.pendingAcks.set(uid, seq);
+    if (this.ackFlushScheduled) return;
+    this.ackFlushScheduled = true;
+    setImmediate(() => {
+      this.ackFlushScheduled = false;
+      this.flushAcks().catch((err) => this.logger.error(`persisting acks failed: ${String(err)}`));
+    });
+  }
+}

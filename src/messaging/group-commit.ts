@@ -1,0 +1,62 @@
+import { MessageStore } from './message.store.js';
+import { AppendResult, NewMessage } from './message.types.js';
+
+interface Pending {
+  message: NewMessage;
+  resolve: (result: AppendResult) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Group commit: every message submitted within one event-loop turn goes to the
+ * store as one batch (one transaction, one fsync), so durability does not cap
+ * throughput at one sync per message. Batches run one at a time, in order, so
+ * a sender's messages keep their order in every inbox.
+ */
+export class GroupCommit {
+  private pending: Pending[] = [];
+  private running: Promise<void> | null = null;
+  private scheduled = false;
+
+  constructor(
+    private readonly store: MessageStore,
+    private readonly maxBatch = 1024,
+  ) {}
+
+  submit(message: NewMessage): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ message, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves once everything submitted so far is committed. */
+  async drain(): Promise<void> {
+    while (this.pending.length > 0 || this.running !== null || this.scheduled) {
+      if (this.running) await this.running;
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.running = this.commit().finally(() => {
+        this.running = null;
+        if (this.pending.length > 0) this.schedule();
+      });
+    });
+  }
+
+  private async commit(): Promise<void> {
+    const batch = this.pending.splice(0, this.maxBatch);
+    try {
+      const results = await this.store.append(batch.map((p) => p.message));
+      for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i]);
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+  }
+}

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { MessageStore } from './message.store.js';
+import { AppendResult, NewMessage, StoredMessage } from './message.types.js';
+
+interface Inbox {
+  /** Messages in seq order; messages[i].seq === firstSeq + i. */
+  messages: StoredMessage[];
+  firstSeq: number;
+  lastSeq: number;
+  ackedSeq: number;
+}
+
+/** In-process store for tests and benchmarks: fast, and gone with the process. */
+export class MemoryMessageStore implements MessageStore {
+  private readonly inboxes = new Map<string, Inbox>();
+  private readonly bySender = new Map<string, StoredMessage>();
+
+  async open(): Promise<void> {}
+
+  async append(batch: readonly NewMessage[]): Promise<AppendResult[]> {
+    const ts = Date.now();
+    return batch.map((m) => {
+      const key = dedupeKey(m.from, m.clientMsgId);
+      const existing = this.bySender.get(key);
+      if (existing) return { message: existing, duplicate: true };
+      const inbox = this.inbox(m.to);
+      const message: StoredMessage = { ...m, msgId: randomUUID(), seq: ++inbox.lastSeq, ts };
+      inbox.messages.push(message);
+      this.bySender.set(key, message);
+      return { message, duplicate: false };
+    });
+  }
+
+  async fetch(uid: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
+    const inbox = this.inboxes.get(uid);
+    if (!inbox) return [];
+    const start = Math.max(afterSeq + 1 - inbox.firstSeq, 0);
+    return inbox.messages.slice(start, start + limit);
+  }
+
+  async lastSeq(uid: string): Promise<number> {
+    return this.inboxes.get(uid)?.lastSeq ?? 0;
+  }
+
+  async ackedSeq(uid: string): Promise<number> {
+    return this.inboxes.get(uid)?.ackedSeq ?? 0;
+  }
+
+  async ack(acks: ReadonlyMap<string, number>): Promise<void> {
+    for (const [uid, seq] of acks) {
+      const inbox = this.inboxes.get(uid);
+      if (inbox && seq > inbox.ackedSeq) inbox.ackedSeq = Math.min(seq, inbox.lastSeq);
+    }
+  }
+
+  async prune(deliveredBefore: number, undeliveredBefore: number): Promise<number> {
+    let dropped = 0;
+    for (const inbox of this.inboxes.values()) {
+      // Only a prefix can go, so sequences stay contiguous for fetch().
+      let n = 0;
+      for (const m of inbox.messages) {
+        const delivered = m.seq <= inbox.ackedSeq;
+        if (delivered ? m.ts < deliveredBefore : m.ts < undeliveredBefore) n++;
+        else break;
+      }
+      for (const m of inbox.messages.slice(0, n))
+        this.bySender.delete(dedupeKey(m.from, m.clientMsgId));
+      inbox.messages.splice(0, n);
+      inbox.firstSeq += n;
+      dropped += n;
+    }
+    return dropped;
+  }
+
+  async close(): Promise<void> {}
+
+  private inbox(uid: string): Inbox {
+    let inbox = this.inboxes.get(uid);
+    if (!inbox) {
+      inbox = { messages: [], firstSeq: 1, lastSeq: 0, ackedSeq: 0 };
+      this.inboxes.set(uid, inbox);
+    }
+    return inbox;
+  }
+}
+
+function dedupeKey(from: string, clientMsgId: string): string {
+  return `${from}\u0000${clientMsgId}`;
+}

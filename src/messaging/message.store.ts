@@ -1,0 +1,32 @@
+import { AppendResult, NewMessage, StoredMessage } from './message.types.js';
+
+/** Injection token for the MessageStore implementation. */
+export const MESSAGE_STORE = Symbol('MESSAGE_STORE');
+
+/**
+ * Where messages live until delivered. Narrow on purpose, so that a store shared
+ * by several nodes (PostgreSQL) can implement it: every call is async, a batch
+ * append is one transaction, and inbox sequences are assigned by the store.
+ */
+export interface MessageStore {
+  /** Creates or migrates the schema. */
+  open(): Promise<void>;
+  /**
+   * Appends a batch in one transaction, in order. Each message gets a msgId and
+   * the next seq of its recipient's inbox, unless (from, clientMsgId) is already
+   * stored: then the stored record comes back with duplicate = true. Resolves only
+   * once the batch is durable.
+   */
+  append(batch: readonly NewMessage[]): Promise<AppendResult[]>;
+  /** Messages of `uid`'s inbox with seq > afterSeq, ascending, at most `limit`. */
+  fetch(uid: string, afterSeq: number, limit: number): Promise<StoredMessage[]>;
+  /** The newest seq of `uid`'s inbox (0 when empty). */
+  lastSeq(uid: string): Promise<number>;
+  /** The highest seq the user acknowledged (0 when none). */
+  ackedSeq(uid: string): Promise<number>;
+  /** Records, per uid, that the user holds everything up to seq (never moves backwards); one transaction. */
+  ack(acks: ReadonlyMap<string, number>): Promise<void>;
+  /** Drops delivered messages older than deliveredBefore and any older than undeliveredBefore. */
+  prune(deliveredBefore: number, undeliveredBefore: number): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,79 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Observable, Subject } from 'rxjs';
+import { LONGLINK_CONFIG } from '../config/config.constants.js';
+import { LonglinkConfig } from '../config/longlink-config.js';
+import { AccessListService } from '../guards/access-list.service.js';
+import { ErrorCode } from '../transport/error-codes.js';
+import { LonglinkException } from '../transport/longlink.exception.js';
+import { DeliveryService } from './delivery.service.js';
+import { GroupCommit } from './group-commit.js';
+import { MessageStoredEvent } from './message-events.js';
+import { MESSAGE_STORE, MessageStore } from './message.store.js';
+import { AppendResult, NewMessage } from './message.types.js';
+
+/**
+ * Accepts messages: stores them durably (group commit) before the sender's
+ * SEND_ACK, dedupes resends by (sender, clientMsgId), hands new ones to
+ * delivery, prunes by retention, and lets other modules observe stored messages.
+ */
+@Injectable()
+export class MessagingService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('MessagingService');
+  private readonly commits: GroupCommit;
+  private readonly storedSubject = new Subject<MessageStoredEvent>();
+  private pruneTimer: NodeJS.Timeout | null = null;
+
+  /** Every newly stored message, after it is durable. */
+  readonly stored$: Observable<MessageStoredEvent> = this.storedSubject.asObservable();
+
+  constructor(
+    @Inject(MESSAGE_STORE) private readonly store: MessageStore,
+    private readonly delivery: DeliveryService,
+    private readonly access: AccessListService,
+    @Inject(LONGLINK_CONFIG) private readonly config: LonglinkConfig,
+  ) {
+    this.commits = new GroupCommit(store);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.store.open();
+    const { pruneIntervalMs } = this.config.messaging;
+    this.pruneTimer = setInterval(() => void this.prune(), pruneIntervalMs);
+    this.pruneTimer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await this.commits.drain();
+    await this.delivery.flushAcks();
+    await this.store.close();
+  }
+
+  /** Stores a message (or finds the earlier copy of a resend); resolves once durable. */
+  async send(message: NewMessage): Promise<AppendResult> {
+    if (this.config.messaging.recipients === 'allowed' && !this.access.isUserAllowed(message.to)) {
+      throw new LonglinkException(
+        ErrorCode.UnknownRecipient,
+        `recipient ${message.to} is not allowed`,
+      );
+    }
+    const result = await this.commits.submit(message);
+    if (!result.duplicate) {
+      this.delivery.onStored(result.message);
+      this.storedSubject.next({ message: result.message });
+    }
+    return result;
+  }
+
+  async prune(now = Date.now()): Promise<number> {
+    const { deliveredRetentionMs, undeliveredMaxAgeMs } = this.config.messaging;
+    try {
+      const dropped = await this.store.prune(now - deliveredRetentionMs, now - undeliveredMaxAgeMs);
+      if (dropped > 0) this.logger.log(`retention pruned ${dropped} messages`);
+      return dropped;
+    } catch (err) {
+      this.logger.error(`pruning failed: ${String(err)}`);
+      return 0;
+    }
+  }
+}
