@@ -5,16 +5,24 @@
  * server CPU per frame and the ratio. Usage:
  *   npm run bench:hotpath -- [--connections 4] [--inflight 256] [--seconds 5] [--rounds 3]
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { cpus } from 'node:os';
+import { ChildProcess } from 'node:child_process';
 import { connect, Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mintToken } from '../src/auth/token.factory';
 import { DEV_JWT_SECRET } from '../src/config/config.constants';
 import { HEADER_BYTES, encodeFrame, encodeJsonFrame } from '../src/transport/frame.codec';
 import { Op } from '../src/transport/ops';
+import {
+  PINNED,
+  cpuMicros,
+  launchServer,
+  machine,
+  median,
+  pinGenerator,
+  stopServer,
+  waitForPort,
+} from './support/process';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,7 +39,6 @@ const INFLIGHT = Number(args.inflight);
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
 const ROOT = join(__dirname, '..');
-const pin = cpus().length >= 2;
 
 interface Target {
   name: string;
@@ -44,7 +51,7 @@ const targets: Target[] = [
     name: 'bare node:net',
     login: false,
     start: (port) =>
-      launch(['--import', 'tsx', join(__dirname, 'peers/bare-heartbeat.server.ts')], {
+      launchServer(['--import', 'tsx', join(__dirname, 'peers/bare-heartbeat.server.ts')], {
         PORT: String(port),
       }),
   },
@@ -52,7 +59,7 @@ const targets: Target[] = [
     name: 'longlink',
     login: true,
     start: (port) =>
-      launch(
+      launchServer(
         [
           ...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(__dirname, 'results')] : []),
           join(ROOT, 'dist/main.js'),
@@ -64,35 +71,6 @@ const targets: Target[] = [
       ),
   },
 ];
-
-function launch(nodeArgs: string[], env: Record<string, string>): ChildProcess {
-  const cmd = pin ? 'taskset' : process.execPath;
-  const argv = pin ? ['-c', '1', process.execPath, ...nodeArgs] : nodeArgs;
-  return spawn(cmd, argv, {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
-async function waitForPort(port: number, timeoutMs = 20000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`port ${port} never opened`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** utime+stime of a process, in microseconds. */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
-}
 
 /**
  * One pipelined connection. Replies to HEARTBEAT have no body, so counting
@@ -151,18 +129,15 @@ async function measure(
     if (process.env.BENCH_DEBUG) console.log({ cpuSeconds: (cpu1 - cpu0) / 1e6, seconds, frames });
     return { fps: frames / seconds, cpuUsPerFrame: (cpu1 - cpu0) / frames };
   } finally {
-    child.kill('SIGINT');
-    await new Promise((r) => child.once('exit', r));
+    await stopServer(child);
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 async function main() {
-  if (pin) spawn('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
+  pinGenerator();
   console.log(
     `hot path: ${CONNECTIONS} connections × ${INFLIGHT} in flight, ${SECONDS}s × ${ROUNDS} rounds, ` +
-      `${pin ? 'server on CPU 1, generator on CPU 0' : 'unpinned (one CPU)'}; ${cpus()[0].model}, node ${process.version}`,
+      `${PINNED ? 'server on CPU 1, generator on CPU 0' : 'unpinned (one CPU)'}; ${machine()}`,
   );
   const chosen = targets.filter((t) => !args.only || t.name.includes(args.only));
   const results = new Map<string, { fps: number[]; cpu: number[]; genCpu: number[] }>();

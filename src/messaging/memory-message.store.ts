@@ -13,20 +13,30 @@ interface Inbox {
 /** In-process store for tests and benchmarks: fast, and gone with the process. */
 export class MemoryMessageStore implements MessageStore {
   private readonly inboxes = new Map<string, Inbox>();
-  private readonly bySender = new Map<string, StoredMessage>();
+  /** sender → clientMsgId → message: the dedupe index. */
+  private readonly bySender = new Map<string, Map<string, StoredMessage>>();
 
   async open(): Promise<void> {}
 
   async append(batch: readonly NewMessage[]): Promise<AppendResult[]> {
     const ts = Date.now();
     return batch.map((m) => {
-      const key = dedupeKey(m.from, m.clientMsgId);
-      const existing = this.bySender.get(key);
+      let sent = this.bySender.get(m.from);
+      const existing = sent?.get(m.clientMsgId);
       if (existing) return { message: existing, duplicate: true };
       const inbox = this.inbox(m.to);
-      const message: StoredMessage = { ...m, msgId: randomUUID(), seq: ++inbox.lastSeq, ts };
+      const message: StoredMessage = {
+        from: m.from,
+        to: m.to,
+        clientMsgId: m.clientMsgId,
+        content: m.content,
+        msgId: randomUUID(),
+        seq: ++inbox.lastSeq,
+        ts,
+      };
       inbox.messages.push(message);
-      this.bySender.set(key, message);
+      if (!sent) this.bySender.set(m.from, (sent = new Map()));
+      sent.set(m.clientMsgId, message);
       return { message, duplicate: false };
     });
   }
@@ -63,8 +73,7 @@ export class MemoryMessageStore implements MessageStore {
         if (delivered ? m.ts < deliveredBefore : m.ts < undeliveredBefore) n++;
         else break;
       }
-      for (const m of inbox.messages.slice(0, n))
-        this.bySender.delete(dedupeKey(m.from, m.clientMsgId));
+      for (const m of inbox.messages.slice(0, n)) this.bySender.get(m.from)?.delete(m.clientMsgId);
       inbox.messages.splice(0, n);
       inbox.firstSeq += n;
       dropped += n;
@@ -82,8 +91,4 @@ export class MemoryMessageStore implements MessageStore {
     }
     return inbox;
   }
-}
-
-function dedupeKey(from: string, clientMsgId: string): string {
-  return `${from}\u0000${clientMsgId}`;
 }
