@@ -129,6 +129,15 @@ describe('LOGIN', () => {
     await expectRejected({ token: noSub }, ErrorCode.InvalidToken);
   });
 
+  it('rejects a token without exp (it would never expire) with invalid-token', async () => {
+    const forever = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('login-forever')
+      .setIssuedAt()
+      .sign(secret);
+    await expectRejected({ token: forever }, ErrorCode.InvalidToken);
+  });
+
   it.each([
     ['an empty body', undefined],
     ['an empty object', {}],

@@ -31,7 +31,8 @@ export class AuthService implements OnModuleInit {
         algorithms: ['HS256'],
         issuer: jwtIssuer ?? undefined,
         audience: jwtAudience ?? undefined,
-        requiredClaims: ['sub'],
+        // A token without exp would be valid forever once leaked.
+        requiredClaims: ['sub', 'exp'],
       });
       if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
         throw new LonglinkException(ErrorCode.InvalidToken, 'token has no user id (sub)');

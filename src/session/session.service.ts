@@ -103,12 +103,6 @@ export class SessionService implements OnModuleInit {
     return true;
   }
 
-  /** Kicks one connection, logged in or not (guards use it). */
-  kickConnection(conn: LonglinkConnection, reason: string, message = reason): void {
-    this.release(conn, reason);
-    conn.kick(reason, message);
-  }
-
   private release(conn: LonglinkConnection, reason: string): void {
     const user = conn.user;
     if (user instanceof SessionUser) this.end(user, reason);

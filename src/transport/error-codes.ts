@@ -28,7 +28,7 @@ export const KickReason = {
   HeartbeatTimeout: 'heartbeat-timeout',
   LoginTimeout: 'login-timeout',
   RateLimited: 'rate-limited',
-  AccessDenied: 'access-denied',
+  /** Not sent as a KICK: the reason a session ended by LOGOUT reports on logouts$. */
   Logout: 'logout',
 } as const;
 export type KickReason = (typeof KickReason)[keyof typeof KickReason];
