@@ -90,13 +90,13 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
       }
     }
     if (seqs) for (const seq of seqs) stream.inflight.delete(seq);
-    if (stream.inflight.size === 0) stream.stalled = false;
     const acked = Math.min(stream.contiguousAck(), stream.cursor);
     if (acked > stream.ackedSeq) {
       stream.ackedSeq = acked;
       this.queueAck(stream.uid, acked);
     }
-    void this.pump(stream);
+    // A stalled stream records acks but pushes nothing until SYNC.
+    if (!stream.stalled) void this.pump(stream);
   }
 
   /** SYNC: the client holds everything up to lastSeq; resume after it. Returns the newest seq. */
@@ -109,8 +109,8 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
     stream.reading = false;
     stream.inflight.clear();
     stream.stalled = false;
-    stream.cursor = Math.min(lastSeq, newest);
-    stream.newestSeq = newest;
+    stream.newestSeq = Math.max(stream.newestSeq, newest);
+    stream.cursor = Math.min(lastSeq, stream.newestSeq);
     if (lastSeq > stream.ackedSeq) {
       stream.ackedSeq = Math.min(lastSeq, newest);
       this.queueAck(stream.uid, stream.ackedSeq);
@@ -134,16 +134,30 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
 
   private async open(user: SessionUser, lastSeq: number | undefined): Promise<void> {
     if (user.conn.user !== user) return; // gone before the turn ended
-    const [acked, newest] = await Promise.all([
-      this.store.ackedSeq(user.uid),
-      this.store.lastSeq(user.uid),
-    ]);
-    if (user.conn.user !== user) return;
-    const start = Math.min(lastSeq ?? acked, newest);
     const previous = this.streams.get(user.uid);
     if (previous) this.dispose(previous);
-    const stream = new InboxStream(user, start, newest);
+    // Registered before the reads, marked reading: a message stored meanwhile only raises newestSeq.
+    const stream = new InboxStream(user, 0, 0);
+    stream.reading = true;
     this.streams.set(user.uid, stream);
+    let acked: number;
+    let newest: number;
+    try {
+      [acked, newest] = await Promise.all([
+        this.store.ackedSeq(user.uid),
+        this.store.lastSeq(user.uid),
+      ]);
+    } catch (err) {
+      this.logger.error(`opening the inbox of ${user.uid} failed: ${String(err)}`);
+      return;
+    }
+    // Closed, or a SYNC arrived meanwhile and set the position itself.
+    if (stream.closed || stream.epoch !== 0) return;
+    const start = Math.min(lastSeq ?? acked, newest);
+    stream.cursor = start;
+    stream.ackedSeq = start;
+    stream.newestSeq = Math.max(stream.newestSeq, newest);
+    stream.reading = false;
     if (lastSeq !== undefined && lastSeq > acked) this.queueAck(user.uid, start);
     await this.pump(stream);
   }
@@ -221,10 +235,8 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
         continue;
       }
       if (entry.attempts >= this.maxAttempts) {
-        // Give up on this connection until the client syncs or logs in again.
+        // Give up on this connection until the client syncs or logs in again; acks still count.
         stream.stalled = true;
-        stream.inflight.clear();
-        stream.cursor = stream.ackedSeq;
         this.logger.debug?.(`uid=${stream.uid}: push retries exhausted; waiting for SYNC`);
         return;
       }

@@ -69,8 +69,9 @@ export class MemoryMessageStore implements MessageStore {
       // Only a prefix can go, so sequences stay contiguous for fetch().
       let n = 0;
       for (const m of inbox.messages) {
+        // Too old for anyone, or delivered and past retention; both are prefixes.
         const delivered = m.seq <= inbox.ackedSeq;
-        if (delivered ? m.ts < deliveredBefore : m.ts < undeliveredBefore) n++;
+        if (m.ts < undeliveredBefore || (delivered && m.ts < deliveredBefore)) n++;
         else break;
       }
       for (const m of inbox.messages.slice(0, n)) this.bySender.get(m.from)?.delete(m.clientMsgId);

@@ -1,0 +1,234 @@
+import { InboxMessage, Outgoing, ReliableClient, sleep } from './support/reliable-client';
+import { TestGateway, startGateway } from './support/test-gateway';
+
+/**
+ * Randomized: clients exchange messages while their connections are cut at
+ * random moments; every acknowledged message must still reach its recipient's
+ * application exactly once, in per-sender order. Replay a failure with
+ * CHAOS_SEED=<seed> npx jest test/chaos (the choices replay; thread timing may differ).
+ */
+
+const SEED =
+  process.env.CHAOS_SEED !== undefined && process.env.CHAOS_SEED !== ''
+    ? Number(process.env.CHAOS_SEED) >>> 0
+    : Math.floor(Math.random() * 2 ** 32);
+
+const CLIENTS = 6;
+const MESSAGES_PER_CLIENT = 300;
+/** How long after the last submission connections keep being cut. */
+const CHAOS_TAIL_MS = 500;
+const SETTLE_TIMEOUT_MS = 10000;
+
+/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Independent streams per purpose and client, so one stream's draws do not shift another's. */
+function stream(purpose: number, client: number): () => number {
+  return mulberry32(
+    (SEED ^ Math.imul(purpose + 1, 0x9e3779b1) ^ Math.imul(client + 1, 0x85ebca6b)) >>> 0,
+  );
+}
+
+function between(rand: () => number, min: number, max: number): number {
+  return min + Math.floor(rand() * (max - min + 1));
+}
+
+const uidOf = (i: number) => `user-${i}`;
+const cidOf = (uid: string, k: number) => `${uid}/${String(k).padStart(4, '0')}`;
+
+interface Content {
+  from: string;
+  k: number;
+}
+
+function fail(problems: string[], what: string): void {
+  if (problems.length === 0) return;
+  const shown = problems.slice(0, 25).join('\n  ');
+  const more = problems.length > 25 ? `\n  … and ${problems.length - 25} more` : '';
+  throw new Error(
+    `CHAOS_SEED=${SEED}: ${what}: ${problems.length} problem(s):\n  ${shown}${more}\n` +
+      `replay: CHAOS_SEED=${SEED} npx jest test/chaos`,
+  );
+}
+
+/** Everything wrong with what the recipients hold, given what the senders had acknowledged. */
+function deliveryProblems(clients: readonly ReliableClient[]): string[] {
+  const problems: string[] = clients.flatMap((c) => c.anomalies);
+  const byUid = new Map(clients.map((c) => [c.uid, c]));
+  const outgoing = new Map<string, Outgoing>();
+  for (const c of clients) for (const m of c.outbox) outgoing.set(m.clientMsgId, m);
+
+  const deliveredCount = new Map<string, number>();
+  for (const recipient of clients) {
+    const lastK = new Map<string, number>();
+    for (const m of recipient.inbox as InboxMessage[]) {
+      const content = m.content as Content | undefined;
+      const id =
+        content && typeof content.from === 'string' && Number.isInteger(content.k)
+          ? cidOf(content.from, content.k)
+          : undefined;
+      const sent = id === undefined ? undefined : outgoing.get(id);
+      if (id === undefined || sent === undefined) {
+        problems.push(`${recipient.uid} got a message nobody sent: ${JSON.stringify(m)}`);
+        continue;
+      }
+      if (sent.to !== recipient.uid || m.from !== content!.from) {
+        problems.push(`${id} (to ${sent.to}) reached ${recipient.uid} marked from ${m.from}`);
+      }
+      deliveredCount.set(id, (deliveredCount.get(id) ?? 0) + 1);
+      if (sent.ack && (sent.ack.msgId !== m.msgId || sent.ack.seq !== m.seq)) {
+        problems.push(
+          `${id} acked as msgId ${sent.ack.msgId} seq ${sent.ack.seq}, ` +
+            `delivered as msgId ${m.msgId} seq ${m.seq}`,
+        );
+      }
+      const previous = lastK.get(m.from);
+      if (previous !== undefined && content!.k <= previous) {
+        problems.push(
+          `${recipient.uid} got ${id} after ${cidOf(m.from, previous)} (out of sender order)`,
+        );
+      }
+      lastK.set(m.from, content!.k);
+    }
+  }
+  for (const [id, count] of deliveredCount) {
+    if (count > 1) problems.push(`${id} reached the application ${count} times`);
+  }
+  for (const sender of clients) {
+    for (const m of sender.acked) {
+      if (!deliveredCount.has(m.clientMsgId)) {
+        const recipient = byUid.get(m.to)!;
+        problems.push(
+          `${m.clientMsgId} acked (seq ${m.ack!.seq}) but not delivered to ${m.to} ` +
+            `(its lastSeq ${recipient.lastSeq}, online ${recipient.online})`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+describe('chaos: random connection cuts while clients exchange messages', () => {
+  let gw: TestGateway;
+  const clients: ReliableClient[] = [];
+
+  beforeAll(async () => {
+    console.log(`chaos seed ${SEED} (replay: CHAOS_SEED=${SEED} npx jest test/chaos)`);
+    gw = await startGateway({
+      messaging: { ackTimeoutMs: 100 },
+      rateLimit: { maxPackets: 1_000_000, kickPackets: 2_000_000 },
+    });
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await gw?.close();
+  });
+
+  it('delivers every acknowledged message exactly once and in per-sender order despite random disconnects', async () => {
+    try {
+      for (let i = 0; i < CLIENTS; i++) {
+        const timing = stream(0, i);
+        const client = new ReliableClient({
+          port: gw.port,
+          uid: uidOf(i),
+          autoReconnect: true,
+          reconnectDelayMs: () => between(timing, 0, 60),
+          resendTimeoutMs: 1000,
+          // Now and then the application is slow to acknowledge: pushes are retransmitted,
+          // and past maxPushAttempts the server stalls until the late ack comes in.
+          ackDelayMs: () => (timing() < 0.1 ? between(timing, 50, 400) : 0),
+        });
+        clients.push(client);
+      }
+      await Promise.all(clients.map((c) => c.connectWithin(5000)));
+
+      let submitting = CLIENTS;
+      let cuts = 0;
+      let switches = 0;
+      const senders = clients.map(async (client, i) => {
+        const rand = stream(1, i);
+        let k = 0;
+        while (k < MESSAGES_PER_CLIENT) {
+          const burst = Math.min(between(rand, 1, 8), MESSAGES_PER_CLIENT - k);
+          for (let b = 0; b < burst; b++, k++) {
+            let to = between(rand, 0, CLIENTS - 2);
+            if (to >= i) to++; // anyone but itself
+            const content: Content = { from: client.uid, k };
+            client.send(uidOf(to), cidOf(client.uid, k), content);
+          }
+          await sleep(between(rand, 2, 25));
+        }
+        submitting--;
+      });
+      const chaos = clients.map(async (client, i) => {
+        const rand = stream(2, i);
+        let tailEnd = Infinity;
+        while (Date.now() < tailEnd) {
+          await sleep(between(rand, 20, 350));
+          if (rand() < 0.25) {
+            // Moves to a new connection and leaves the old one open: relogin kicks it.
+            client.switchConnection().catch(() => undefined);
+            switches++;
+          } else {
+            client.cut();
+            cuts++;
+          }
+          // Sometimes again at once: the cut lands during reconnect or login.
+          if (rand() < 0.2) {
+            await sleep(between(rand, 0, 15));
+            client.cut();
+            cuts++;
+          }
+          if (submitting === 0 && tailEnd === Infinity) tailEnd = Date.now() + CHAOS_TAIL_MS;
+        }
+      });
+      await Promise.all([...senders, ...chaos]);
+
+      // Calm: everyone reconnects, resends what is unacked and drains its inbox.
+      const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+      const settled = () =>
+        clients.every((c) => c.online && c.pendingCount === 0) &&
+        deliveryProblems(clients).every((p) => !p.includes('but not delivered'));
+      while (!settled() && Date.now() < deadline) await sleep(50);
+      await sleep(150); // late duplicates would show up now
+
+      const sent = clients.reduce((n, c) => n + c.outbox.length, 0);
+      const acked = clients.reduce((n, c) => n + c.acked.length, 0);
+      const transmissions = clients.reduce(
+        (n, c) => n + c.outbox.reduce((t, m) => t + m.transmissions, 0),
+        0,
+      );
+      const dropped = clients.reduce((n, c) => n + c.duplicatesDropped, 0);
+      const logins = clients.reduce((n, c) => n + c.logins, 0);
+      console.log(
+        `chaos seed ${SEED}: ${sent} sent, ${acked} acked, ${transmissions} SEND frames, ` +
+          `${cuts} cuts, ${switches} connection switches, ${logins} logins, ${dropped} duplicate pushes dropped by clients`,
+      );
+
+      fail(deliveryProblems(clients), 'delivery guarantee violated');
+      fail(
+        clients
+          .filter((c) => c.pendingCount > 0 || !c.online)
+          .map((c) => `${c.uid}: online ${c.online}, ${c.pendingCount} SENDs never acked`),
+        `not settled within ${SETTLE_TIMEOUT_MS} ms`,
+      );
+      expect(acked).toBe(CLIENTS * MESSAGES_PER_CLIENT);
+      expect(cuts + switches).toBeGreaterThan(CLIENTS);
+    } catch (err) {
+      if (err instanceof Error && !err.message.includes(`CHAOS_SEED=${SEED}`)) {
+        err.message = `CHAOS_SEED=${SEED}: ${err.message}`;
+      }
+      throw err;
+    }
+  }, 30000);
+});
