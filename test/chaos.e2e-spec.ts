@@ -43,6 +43,8 @@ function between(rand: () => number, min: number, max: number): number {
 }
 
 const uidOf = (i: number) => `user-${i}`;
+/** Offline until every message is submitted: its inbox is a backlog from all senders. */
+const LATE_UID = 'user-late';
 const cidOf = (uid: string, k: number) => `${uid}/${String(k).padStart(4, '0')}`;
 
 interface Content {
@@ -151,48 +153,58 @@ describe('chaos: random connection cuts while clients exchange messages', () => 
         clients.push(client);
       }
       await Promise.all(clients.map((c) => c.connectWithin(5000)));
+      const late = new ReliableClient({ port: gw.port, uid: LATE_UID, autoReconnect: true });
+      const active = [...clients];
+      clients.push(late);
 
       let submitting = CLIENTS;
       let cuts = 0;
       let switches = 0;
-      const senders = clients.map(async (client, i) => {
+      let syncs = 0;
+      const senders = active.map(async (client, i) => {
         const rand = stream(1, i);
         let k = 0;
         while (k < MESSAGES_PER_CLIENT) {
           const burst = Math.min(between(rand, 1, 8), MESSAGES_PER_CLIENT - k);
           for (let b = 0; b < burst; b++, k++) {
-            let to = between(rand, 0, CLIENTS - 2);
-            if (to >= i) to++; // anyone but itself
+            // Anyone, itself included; now and then the user who is still offline.
+            const to = rand() < 0.1 ? LATE_UID : uidOf(between(rand, 0, CLIENTS - 1));
             const content: Content = { from: client.uid, k };
-            client.send(uidOf(to), cidOf(client.uid, k), content);
+            client.send(to, cidOf(client.uid, k), content);
           }
           await sleep(between(rand, 2, 25));
         }
         submitting--;
       });
-      const chaos = clients.map(async (client, i) => {
+      const chaos = active.map(async (client, i) => {
         const rand = stream(2, i);
         let tailEnd = Infinity;
         while (Date.now() < tailEnd) {
           await sleep(between(rand, 20, 350));
-          if (rand() < 0.25) {
+          const action = rand();
+          if (action < 0.2) {
             // Moves to a new connection and leaves the old one open: relogin kicks it.
             client.switchConnection().catch(() => undefined);
             switches++;
+          } else if (action < 0.35) {
+            // Asks for everything after its lastSeq again (pushes restart from there).
+            if (client.sync()) syncs++;
           } else {
             client.cut();
             cuts++;
-          }
-          // Sometimes again at once: the cut lands during reconnect or login.
-          if (rand() < 0.2) {
-            await sleep(between(rand, 0, 15));
-            client.cut();
-            cuts++;
+            // Sometimes again at once: the cut lands during reconnect or login.
+            if (rand() < 0.2) {
+              await sleep(between(rand, 0, 15));
+              client.cut();
+              cuts++;
+            }
           }
           if (submitting === 0 && tailEnd === Infinity) tailEnd = Date.now() + CHAOS_TAIL_MS;
         }
       });
-      await Promise.all([...senders, ...chaos]);
+      await Promise.all(senders);
+      await late.connectWithin(5000);
+      await Promise.all(chaos);
 
       // Calm: everyone reconnects, resends what is unacked and drains its inbox.
       const deadline = Date.now() + SETTLE_TIMEOUT_MS;
@@ -212,18 +224,23 @@ describe('chaos: random connection cuts while clients exchange messages', () => 
       const logins = clients.reduce((n, c) => n + c.logins, 0);
       console.log(
         `chaos seed ${SEED}: ${sent} sent, ${acked} acked, ${transmissions} SEND frames, ` +
-          `${cuts} cuts, ${switches} connection switches, ${logins} logins, ${dropped} duplicate pushes dropped by clients`,
+          `${cuts} cuts, ${switches} connection switches, ${syncs} SYNCs, ${logins} logins, ${dropped} duplicate pushes dropped by clients`,
       );
 
       fail(deliveryProblems(clients), 'delivery guarantee violated');
       fail(
         clients
           .filter((c) => c.pendingCount > 0 || !c.online)
-          .map((c) => `${c.uid}: online ${c.online}, ${c.pendingCount} SENDs never acked`),
+          .map(
+            (c) =>
+              `${c.uid}: online ${c.online}, ${c.pendingCount} SENDs never acked, ` +
+              `kicks [${c.kicks.join(', ')}]`,
+          ),
         `not settled within ${SETTLE_TIMEOUT_MS} ms`,
       );
       expect(acked).toBe(CLIENTS * MESSAGES_PER_CLIENT);
       expect(cuts + switches).toBeGreaterThan(CLIENTS);
+      expect(late.inbox.length).toBeGreaterThan(0);
     } catch (err) {
       if (err instanceof Error && !err.message.includes(`CHAOS_SEED=${SEED}`)) {
         err.message = `CHAOS_SEED=${SEED}: ${err.message}`;

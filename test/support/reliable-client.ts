@@ -3,6 +3,7 @@ import { mintToken } from '../../src/auth/token.factory';
 import { DEV_JWT_SECRET } from '../../src/config/config.constants';
 import { MsgOp } from '../../src/messaging/messaging.ops';
 import { FrameDecoder, encodeJsonFrame } from '../../src/transport/frame.codec';
+import { KickReason } from '../../src/transport/error-codes';
 import { Op, REPLY_FLAG } from '../../src/transport/ops';
 
 /** The SEND_ACK body. */
@@ -60,10 +61,13 @@ interface Connection {
   nextSeq: number;
   /** Frame seq of each SEND written on this connection → its clientMsgId. */
   readonly sends: Map<number, string>;
+  /** Frame seq of each SYNC written on this connection → the lastSeq it stated. */
+  readonly syncs: Map<number, number>;
 }
 
 const SEND_REPLY = (MsgOp.SEND | REPLY_FLAG) >>> 0;
 const LOGIN_REPLY = (Op.LOGIN | REPLY_FLAG) >>> 0;
+const SYNC_REPLY = (MsgOp.SYNC | REPLY_FLAG) >>> 0;
 
 /**
  * A client that follows the messaging protocol the way a real one must:
@@ -113,6 +117,8 @@ export class ReliableClient {
   private connecting: Promise<void> | null = null;
   private nextConnectionId = 1;
   private closed = false;
+  /** Kicked with relogin: a client must not reconnect on its own after that. */
+  private replaced = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private ackTimer: NodeJS.Timeout | null = null;
   private readonly resendTimer: NodeJS.Timeout;
@@ -183,6 +189,19 @@ export class ReliableClient {
     this.pending.set(clientMsgId, message);
     if (this.conn?.loggedIn) this.transmit(this.conn, message);
     return message;
+  }
+
+  /**
+   * SYNC {lastSeq}: asks the server to push again everything after lastSeq (what a
+   * client does when it suspects it missed pushes). False when not logged in.
+   */
+  sync(): boolean {
+    const conn = this.conn;
+    if (!conn?.loggedIn) return false;
+    const seq = conn.nextSeq++;
+    conn.syncs.set(seq, this.lastSeq);
+    conn.socket.write(encodeJsonFrame(MsgOp.SYNC, seq, { lastSeq: this.lastSeq }));
+    return true;
   }
 
   /** Cuts the connection abruptly (a network failure); reconnects later if autoReconnect. */
@@ -265,6 +284,7 @@ export class ReliableClient {
         loginSeq: 1,
         nextSeq: 2,
         sends: new Map(),
+        syncs: new Map(),
       };
       let settled = false;
       const settle = (err?: Error) => {
@@ -307,11 +327,11 @@ export class ReliableClient {
     if (this.conn !== conn) return;
     this.conn = null;
     this.notify();
-    if (this.options.autoReconnect && !this.closed) this.scheduleReconnect();
+    if (this.options.autoReconnect) this.scheduleReconnect();
   }
 
   private scheduleReconnect(): void {
-    if (this.reconnectTimer || this.closed || this.online) return;
+    if (this.reconnectTimer || this.closed || this.replaced || this.online) return;
     const delay = this.options.reconnectDelayMs?.() ?? 20;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
@@ -347,11 +367,24 @@ export class ReliableClient {
         return;
       case SEND_REPLY:
         return this.onSendAck(conn, seq, body);
+      case SYNC_REPLY: {
+        const stated = conn.syncs.get(seq);
+        conn.syncs.delete(seq);
+        if (stated === undefined) return this.anomaly(`SYNC reply for unknown frame seq ${seq}`);
+        if (!Number.isInteger(body?.lastSeq) || body.lastSeq < stated) {
+          this.anomaly(`SYNC from ${stated} answered ${JSON.stringify(body)}`);
+        }
+        return;
+      }
       case MsgOp.MSG:
         return this.onMsg(body);
-      case Op.KICK:
-        this.kicks.push(String(body?.reason ?? body?.code));
+      case Op.KICK: {
+        const reason = String(body?.code ?? body?.reason);
+        this.kicks.push(reason);
+        // Another login of this user took over: do not fight it by reconnecting.
+        if (reason === KickReason.Relogin) this.replaced = true;
         return;
+      }
       case Op.ERROR:
         if (seq === conn.loginSeq && !conn.loggedIn) {
           settleLogin(new Error(`LOGIN refused: ${JSON.stringify(body)}`));
