@@ -1,5 +1,8 @@
 import { DynamicModule, INestMicroservice, LogLevel, Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+import { ConfigError } from './config/config.error.js';
 import { loadConfig } from './config/config.loader.js';
 import { LonglinkConfig, LOG_LEVELS } from './config/longlink-config.js';
 import { LonglinkModule } from './longlink.module.js';
@@ -29,7 +32,33 @@ export function createLonglinkServer(config: LonglinkConfig): LonglinkServer {
     loginTimeoutMs: server.loginTimeoutMs,
     heartbeatTimeoutMs: heartbeat.timeoutMs,
     sweepIntervalMs: heartbeat.sweepIntervalMs,
+    drainTimeoutMs: server.drainTimeoutMs,
+    reconnectAfterMs: server.reconnectAfterMs,
+    reconnectJitterMs: server.reconnectJitterMs,
+    tls: readTlsFiles(server.tls),
   });
+}
+
+/** Reads the PEM files named in server.tls; a missing file stops startup naming the key. */
+function readTlsFiles(tls: LonglinkConfig['server']['tls']): { cert: Buffer; key: Buffer } | null {
+  if (tls.certFile === null || tls.keyFile === null) return null;
+  const read = (key: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new ConfigError(`server.tls.${key}`, `cannot read ${file} (${(err as Error).message})`);
+    }
+  };
+  const pair = { cert: read('certFile', tls.certFile), key: read('keyFile', tls.keyFile) };
+  try {
+    createSecureContext(pair);
+  } catch (err) {
+    throw new ConfigError(
+      'server.tls',
+      `certificate and key are not usable (${(err as Error).message})`,
+    );
+  }
+  return pair;
 }
 
 /** Log levels up to and including the configured one. */

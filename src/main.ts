@@ -17,8 +17,27 @@ async function bootstrap(): Promise<void> {
     throw err;
   }
   const { app } = await createGateway({ config, imports: [AppModule] });
-  app.enableShutdownHooks();
   await app.listen();
+  // Graceful drain on SIGTERM/SIGINT, then exit 0; a second signal or a stuck drain forces exit.
+  const drainLimitMs = config.server.drainTimeoutMs + 5000;
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    new Logger('longlink').log(
+      `${signal}: draining connections (up to ${config.server.drainTimeoutMs} ms)`,
+    );
+    setTimeout(() => process.exit(1), drainLimitMs).unref();
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        new Logger('longlink').error(`shutdown failed: ${String(err)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
 
 bootstrap().catch((err: unknown) => {

@@ -5,7 +5,9 @@ import { LonglinkConfig } from '../config/longlink-config.js';
 import { LonglinkValidationPipe } from '../common/longlink-validation.pipe.js';
 import { AccessListService } from '../guards/access-list.service.js';
 import { SessionService } from '../session/session.service.js';
-import { KickReason } from '../transport/error-codes.js';
+import { LoginThrottleService } from '../guards/login-throttle.service.js';
+import { ErrorCode, KickReason } from '../transport/error-codes.js';
+import { LonglinkException } from '../transport/longlink.exception.js';
 import { LonglinkContext } from '../transport/longlink.context.js';
 import { Op } from '../transport/ops.js';
 import { AuthService } from './auth.service.js';
@@ -19,14 +21,28 @@ export class LoginController {
     private readonly auth: AuthService,
     private readonly access: AccessListService,
     private readonly sessions: SessionService,
+    private readonly throttle: LoginThrottleService,
     @Inject(LONGLINK_CONFIG) private readonly config: LonglinkConfig,
   ) {}
 
   @MessagePattern('login', { op: Op.LOGIN, public: true })
   async login(@Payload() body: LoginDto, @Ctx() ctx: LonglinkContext): Promise<LoginReply> {
-    const uid = await this.auth.verify(body.token);
+    const conn = ctx.getConnection();
+    let uid: string;
+    try {
+      uid = await this.auth.verify(body.token);
+    } catch (err) {
+      if (this.throttle.recordFailure(conn.remoteAddress)) {
+        throw new LonglinkException(
+          ErrorCode.IpBanned,
+          'too many failed logins from this address',
+          true,
+        );
+      }
+      throw err;
+    }
     this.access.assertUserAllowed(uid);
-    this.sessions.login(ctx.getConnection(), uid, body.lastSeq);
+    this.sessions.login(conn, uid, body.lastSeq);
     const { intervalMs, timeoutMs } = this.config.heartbeat;
     return {
       uid,

@@ -44,6 +44,12 @@ describe('loadConfig', () => {
         maxWriteBufferBytes: 1048576,
         loginTimeoutMs: 10000,
         maxConnectionsPerIp: 1000,
+        connectRateWindowMs: 1000,
+        maxConnectsPerIpPerWindow: 100,
+        drainTimeoutMs: 10000,
+        reconnectAfterMs: 1000,
+        reconnectJitterMs: 5000,
+        tls: { certFile: null, keyFile: null },
       });
       expect(config.heartbeat).toEqual({
         intervalMs: 30000,
@@ -54,6 +60,9 @@ describe('loadConfig', () => {
         jwtSecret: DEV_JWT_SECRET,
         jwtIssuer: null,
         jwtAudience: null,
+        maxFailedLogins: 5,
+        failedLoginWindowMs: 60000,
+        failedLoginBanMs: 300000,
       });
       expect(config.rateLimit).toEqual({ intervalMs: 1000, maxPackets: 200, kickPackets: 400 });
       expect(config.log.level).toBe('log');

@@ -91,12 +91,41 @@ const serverSchema = z.strictObject({
   maxWriteBufferBytes: positiveInteger.default(1048576),
   loginTimeoutMs: durationMs.default(10000),
   maxConnectionsPerIp: positiveInteger.default(1000),
+  connectRateWindowMs: durationMs.default(1000),
+  maxConnectsPerIpPerWindow: positiveInteger.default(100),
+  drainTimeoutMs: durationMs.default(10000),
+  reconnectAfterMs: durationMs.default(1000),
+  reconnectJitterMs: integer(
+    0,
+    MAX_TIMER_MS,
+    'must be a non-negative integer number of milliseconds',
+  ).default(5000),
+  tls: z
+    .strictObject({
+      certFile: nonEmptyString.nullable().default(null),
+      keyFile: nonEmptyString.nullable().default(null),
+    })
+    .superRefine((t, ctx) => {
+      // Half a TLS setup would silently serve plain TCP.
+      if ((t.certFile === null) !== (t.keyFile === null)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [t.certFile === null ? 'certFile' : 'keyFile'],
+          input: null,
+          message: 'certFile and keyFile must be set together',
+        });
+      }
+    })
+    .prefault({}),
 });
 
 const authSchema = z.strictObject({
   jwtSecret: nonEmptyString.default(DEV_JWT_SECRET),
   jwtIssuer: nonEmptyString.nullable().default(null),
   jwtAudience: nonEmptyString.nullable().default(null),
+  maxFailedLogins: positiveInteger.default(5),
+  failedLoginWindowMs: durationMs.default(60000),
+  failedLoginBanMs: durationMs.default(300000),
 });
 
 const heartbeatSchema = z

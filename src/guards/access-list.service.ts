@@ -14,6 +14,8 @@ export class AccessListService {
   private ipWhite: BlockList | null;
   private userBlack: Set<string>;
   private userWhite: Set<string> | null;
+  /** Temporary IP bans (failed logins): address → until (ms since epoch). */
+  private readonly bans = new Map<string, number>();
 
   constructor(@Inject(LONGLINK_CONFIG) config: LonglinkConfig) {
     this.load(config.access);
@@ -27,10 +29,24 @@ export class AccessListService {
     this.userWhite = access.userWhitelist.length ? new Set(access.userWhitelist) : null;
   }
 
-  isIpAllowed(address: string): boolean {
+  isIpAllowed(address: string, now = Date.now()): boolean {
+    const until = this.bans.get(address);
+    if (until !== undefined) {
+      if (until > now) return false;
+      this.bans.delete(address);
+    }
     const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
     if (this.ipBlack.check(address, family)) return false;
     return this.ipWhite === null || this.ipWhite.check(address, family);
+  }
+
+  /** Refuses `address` at accept until `untilMs`. */
+  ban(address: string, untilMs: number): void {
+    this.bans.set(address, untilMs);
+  }
+
+  isBanned(address: string, now = Date.now()): boolean {
+    return (this.bans.get(address) ?? 0) > now;
   }
 
   isUserAllowed(uid: string): boolean {

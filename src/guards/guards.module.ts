@@ -2,6 +2,8 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { LonglinkServer } from '../transport/longlink.server.js';
 import { AccessListService } from './access-list.service.js';
+import { AccessReloadService } from './access-reload.service.js';
+import { LoginThrottleService } from './login-throttle.service.js';
 import { ConnectionAccessHook } from './connection-access.hook.js';
 import { LoginRequiredGuard } from './login-required.guard.js';
 import { LoginRequiredHook } from './login-required.hook.js';
@@ -14,12 +16,14 @@ import { PacketRateHook } from './packet-rate.hook.js';
 @Module({
   providers: [
     AccessListService,
+    AccessReloadService,
+    LoginThrottleService,
     ConnectionAccessHook,
     PacketRateHook,
     LoginRequiredHook,
     { provide: APP_GUARD, useClass: LoginRequiredGuard },
   ],
-  exports: [AccessListService, ConnectionAccessHook],
+  exports: [AccessListService, AccessReloadService, LoginThrottleService, ConnectionAccessHook],
 })
 export class GuardsModule implements OnModuleInit {
   constructor(

@@ -49,6 +49,8 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
 
   flushQueued = false;
   wheelSlot = -1;
+  /** When the current read arrived; lastTick takes it once a frame completes. */
+  private readAt = 0;
 
   private readonly decoder: FrameDecoder;
   private out: Buffer | null = null;
@@ -63,15 +65,20 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
     private readonly scheduler: FlushScheduler,
     private readonly limits: ConnectionLimits,
     now: number,
+    /** The peer as the TCP layer saw it (a TLS socket wraps the raw one). */
+    remote: { address: string; port: number } = {
+      address: socket.remoteAddress ?? 'unknown',
+      port: socket.remotePort ?? 0,
+    },
   ) {
-    this.remoteAddress = socket.remoteAddress ?? 'unknown';
-    this.remotePort = socket.remotePort ?? 0;
+    this.remoteAddress = remote.address;
+    this.remotePort = remote.port;
     this.acceptedAt = now;
     this.lastTick = now;
     this.decoder = new FrameDecoder(this, limits.maxFrameBytes);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
-      this.lastTick = Date.now();
+      this.readAt = Date.now();
       this.decoder.push(chunk);
     });
     socket.on('error', () => this.markClosing('socket-error'));
@@ -93,6 +100,8 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
   }
 
   onFrame(op: number, seq: number, body: Buffer): void {
+    // Only whole frames prove the peer alive: a byte a second (slowloris) does not.
+    this.lastTick = this.readAt;
     if (this.closeReason === undefined) this.owner.onFrame(this, op, seq, body);
   }
 

@@ -15,6 +15,7 @@ export const ErrorCode = {
   InvalidToken: 'invalid-token',
   TokenExpired: 'token-expired',
   AccessDenied: 'access-denied',
+  IpBanned: 'ip-banned',
   RateLimited: 'rate-limited',
   Forbidden: 'forbidden',
   UnknownRecipient: 'unknown-recipient',
@@ -28,6 +29,10 @@ export const KickReason = {
   HeartbeatTimeout: 'heartbeat-timeout',
   LoginTimeout: 'login-timeout',
   RateLimited: 'rate-limited',
+  /** The access lists were reloaded and no longer admit this IP or user. */
+  AccessDenied: 'access-denied',
+  /** The server is shutting down (after a RECONNECT PDU). */
+  ServerShutdown: 'server-shutdown',
   /** Not sent as a KICK: the reason a session ended by LOGOUT reports on logouts$. */
   Logout: 'logout',
 } as const;

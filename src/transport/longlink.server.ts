@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import { AddressInfo, Server as NetServer, Socket, createServer } from 'node:net';
+import { SecureContext, TLSSocket, createSecureContext } from 'node:tls';
 import { Observable, isObservable } from 'rxjs';
 import { ConnectionLimits, ConnectionOwner, LonglinkConnection } from './connection.js';
 import { ErrorCode, KickReason } from './error-codes.js';
@@ -21,6 +22,13 @@ export interface LonglinkServerOptions extends ConnectionLimits {
   port: number;
   /** Granularity of the idle/login deadline sweep. */
   sweepIntervalMs: number;
+  /** At close: how long in-flight requests may take before connections are closed. */
+  drainTimeoutMs: number;
+  /** At close: clients are told to reconnect after this plus a random 0..reconnectJitterMs. */
+  reconnectAfterMs: number;
+  reconnectJitterMs: number;
+  /** PEM certificate and key: the listener speaks TLS. */
+  tls?: { cert: Buffer; key: Buffer } | null;
 }
 
 export type LonglinkStatus = 'listening' | 'closing' | 'closed' | 'error';
@@ -61,9 +69,14 @@ export class LonglinkServer
   };
   private ops = new OpRegistry();
   private nextConnectionId = 1;
+  /** Requests dispatched to handlers and not yet answered (drained at close). */
+  private inflight = 0;
+  private drained: (() => void) | null = null;
+  private readonly secureContext: SecureContext | null;
 
   constructor(private readonly options: LonglinkServerOptions) {
     super();
+    this.secureContext = options.tls ? createSecureContext(options.tls) : null;
     this.wheel = new IdleWheel<LonglinkConnection>(
       options.sweepIntervalMs,
       Math.max(options.heartbeatTimeoutMs, options.loginTimeoutMs),
@@ -98,14 +111,47 @@ export class LonglinkServer
     });
   }
 
+  /**
+   * Graceful close: stop accepting, tell every client to reconnect later (with
+   * jitter, so a fleet does not return at once), let in-flight requests finish
+   * (stores and their acks) for up to drainTimeoutMs, then close connections.
+   */
   async close(): Promise<void> {
-    this._status$.next('closing');
-    this.wheel.stop();
     const server = this.netServer;
+    if (!server) return;
     this.netServer = null;
-    for (const conn of this.connections) conn.destroy('server-closed');
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    this._status$.next('closing');
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const { reconnectAfterMs, reconnectJitterMs, drainTimeoutMs } = this.options;
+    for (const conn of this.connections) {
+      const afterMs = reconnectAfterMs + Math.floor(Math.random() * (reconnectJitterMs + 1));
+      conn.send(Op.RECONNECT, 0, JSON.stringify({ reason: 'server-shutdown', afterMs }));
+    }
+    await this.drain(drainTimeoutMs);
+    this.wheel.stop();
+    for (const conn of this.connections) conn.end('server-shutdown');
+    // end() destroys each socket after its grace period; a timer-free wait for that.
+    await closed;
     this._status$.next('closed');
+  }
+
+  /** Resolves once no request is in flight, or after timeoutMs. */
+  private drain(timeoutMs: number): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.drained = null;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.drained = done;
+    });
+  }
+
+  /** Every open connection (for list reloads and admin tools). */
+  forEachConnection(fn: (conn: LonglinkConnection) => void): void {
+    for (const conn of this.connections) fn(conn);
   }
 
   on<K extends keyof LonglinkEvents>(event: K, callback: LonglinkEvents[K]): void {
@@ -143,22 +189,29 @@ export class LonglinkServer
   }
 
   private accept(socket: Socket): void {
-    const remote = socket.remoteAddress ?? 'unknown';
+    const address = remote0(socket);
     for (const hook of this.hooks) {
-      const refusal = hook.onAccept?.(remote);
+      const refusal = hook.onAccept?.(address);
       if (refusal) {
-        this.logger.debug?.(`refused ${remote}: ${refusal}`);
+        this.logger.debug?.(`refused ${address}: ${refusal}`);
         socket.destroy();
         return;
       }
     }
+    const remote = { address: remote0(socket), port: socket.remotePort ?? 0 };
+    // TLS wraps the raw socket only after the access hooks let it in.
+    const stream = this.secureContext
+      ? new TLSSocket(socket, { isServer: true, secureContext: this.secureContext })
+      : socket;
+    if (stream !== socket) stream.on('error', () => undefined);
     const conn = new LonglinkConnection(
       this.nextConnectionId++,
-      socket,
+      stream,
       this,
       this.scheduler,
       this.options,
       Date.now(),
+      remote,
     );
     this.connections.add(conn);
     this.wheel.add(conn);
@@ -204,14 +257,18 @@ export class LonglinkServer
   private dispatch(route: OpRoute, conn: LonglinkConnection, seq: number, data: unknown): void {
     const ctx = new LonglinkContext([conn, route.op, seq]);
     const replyOp = route.op | REPLY_FLAG;
+    this.inflight++;
     if (this.onProcessingEndHook !== undefined) {
-      // Tracing hooks are installed: take Nest's full request path.
+      // Tracing hooks are installed: take Nest's full request path. One answer per request.
+      let answered = false;
       return this.handleRequest(
         ctx,
         async () => this.transformToObservable(await route.handler(data, ctx)),
         (packet) => {
+          if (answered) return;
+          answered = true;
           if (packet.err !== undefined) this.replyException(conn, seq, packet.err);
-          else if (!packet.isDisposed) this.reply(conn, replyOp, seq, packet.response);
+          else this.reply(conn, replyOp, seq, packet.isDisposed ? undefined : packet.response);
         },
       );
     }
@@ -249,7 +306,13 @@ export class LonglinkServer
     });
   }
 
+  /** A request got its answer (reply, error or nothing): drain can count it done. */
+  private settled(): void {
+    if (--this.inflight === 0 && this.drained) this.drained();
+  }
+
   private reply(conn: LonglinkConnection, replyOp: number, seq: number, value: unknown): void {
+    this.settled();
     if (value === NO_REPLY) return;
     conn.send(
       replyOp,
@@ -259,6 +322,7 @@ export class LonglinkServer
   }
 
   private replyException(conn: LonglinkConnection, seq: number, err: unknown): void {
+    this.settled();
     // Unknown errors were already logged by Nest's exception filter.
     const { body, close } = toErrorReply(err);
     if (close) conn.failAndClose(seq, body.code, body.message);
@@ -296,6 +360,11 @@ function invoke(handler: MessageHandler, data: unknown, ctx: LonglinkContext): P
   } catch (err) {
     return Promise.reject(err);
   }
+}
+
+/** The peer address as accepted (before any TLS wrapping). */
+function remote0(socket: Socket): string {
+  return socket.remoteAddress ?? 'unknown';
 }
 
 /** Log context for one connection: id, remote address, user. */

@@ -11,6 +11,8 @@ export const Op = {
   HEARTBEAT: 3,
   KICK: 4,
   ERROR: 5,
+  /** server → client push at shutdown: {reason, afterMs}; reconnect no sooner than afterMs. */
+  RECONNECT: 6,
 } as const;
 
 export const REPLY_FLAG = 0x8000_0000;

@@ -23,7 +23,10 @@ export async function startGateway(
     env: {},
     overrides: {
       ...overrides,
-      server: { port: 0, ...overrides.server },
+      // Specs open many connections and send many bad tokens from 127.0.0.1; the
+      // connect-rate cap and the failed-login ban are tested where a spec sets them.
+      server: { port: 0, maxConnectsPerIpPerWindow: 100000, ...overrides.server },
+      auth: { maxFailedLogins: 100000, ...overrides.auth },
       // Each gateway gets its own store: memory unless a spec asks for SQLite (with its own dataDir).
       messaging: { store: 'memory', ...overrides.messaging },
       log: { level: 'error', ...overrides.log },
