@@ -130,7 +130,7 @@ export class LonglinkServer
     await this.drain(drainTimeoutMs);
     this.wheel.stop();
     for (const conn of this.connections) conn.end('server-shutdown');
-    // end() destroys each socket after its grace period; a timer-free wait for that.
+    // Resolves once every socket is gone; end() destroys laggards after its grace period.
     await closed;
     this._status$.next('closed');
   }
@@ -189,7 +189,7 @@ export class LonglinkServer
   }
 
   private accept(socket: Socket): void {
-    const address = remote0(socket);
+    const address = peerAddress(socket);
     for (const hook of this.hooks) {
       const refusal = hook.onAccept?.(address);
       if (refusal) {
@@ -198,7 +198,7 @@ export class LonglinkServer
         return;
       }
     }
-    const remote = { address: remote0(socket), port: socket.remotePort ?? 0 };
+    const remote = { address: peerAddress(socket), port: socket.remotePort ?? 0 };
     // TLS wraps the raw socket only after the access hooks let it in.
     const stream = this.secureContext
       ? new TLSSocket(socket, { isServer: true, secureContext: this.secureContext })
@@ -363,7 +363,7 @@ function invoke(handler: MessageHandler, data: unknown, ctx: LonglinkContext): P
 }
 
 /** The peer address as accepted (before any TLS wrapping). */
-function remote0(socket: Socket): string {
+function peerAddress(socket: Socket): string {
   return socket.remoteAddress ?? 'unknown';
 }
 
