@@ -1,0 +1,73 @@
+import { Command } from 'commander';
+import { CliError, describeError } from './cli.error.js';
+import { ChatScreen } from './chat.screen.js';
+import {
+  type ConnectionOptions,
+  addConnectionOptions,
+  createClient,
+} from './connection.options.js';
+import { contentText } from './message.format.js';
+import { watchConnection } from './status.reporter.js';
+
+interface ChatOptions extends ConnectionOptions {
+  to: string;
+}
+
+/**
+ * `longlink chat --to bob`: each line typed is sent to bob; incoming messages (from anyone) are
+ * shown as they arrive, with connection states. Ctrl-C or end of input leaves cleanly, once the
+ * lines already typed are acknowledged.
+ */
+export function chatCommand(): Command {
+  const command = new Command('chat')
+    .description('interactive chat with one user')
+    .requiredOption('--to <uid>', 'who your lines go to');
+  return addConnectionOptions(command).action((options: ChatOptions) => chat(options));
+}
+
+async function chat(options: ChatOptions): Promise<void> {
+  const { client, address } = createClient(options);
+  const screen = new ChatScreen();
+  const sending = new Set<Promise<void>>();
+  let finish: (error?: CliError) => void = () => undefined;
+  const done = new Promise<CliError | undefined>((resolve) => (finish = resolve));
+
+  client.on('message', (message) =>
+    screen.print(`${message.from}: ${contentText(message.content)}`),
+  );
+  watchConnection(client, (line) => screen.note(line), finish);
+  // Lines typed while connecting wait for the login inside send().
+  screen.input.on('line', (line) => {
+    const text = line.trim();
+    screen.prompt();
+    if (text === '') return;
+    const sent = client.send(options.to, { text }).then(
+      () => undefined,
+      (error: unknown) => screen.note(`not sent: ${describeError(error)}: ${text}`),
+    );
+    sending.add(sent);
+    void sent.finally(() => sending.delete(sent));
+  });
+  // End of input, or Ctrl-C at the prompt (readline turns it into SIGINT, then close).
+  screen.input.on('SIGINT', () => screen.close());
+  screen.input.on('close', () => finish());
+  const interrupted = () => finish();
+  process.once('SIGINT', interrupted);
+  let error: CliError | undefined;
+  try {
+    const session = await client.connect();
+    screen.note(
+      `connected to ${address} as ${session.uid}; chatting with ${options.to} (Ctrl-C to leave)`,
+    );
+    screen.prompt();
+    error = await done;
+    // Lines already typed get their acknowledgement (or their error) before we go.
+    await Promise.all(sending);
+  } finally {
+    process.off('SIGINT', interrupted);
+    screen.close();
+    await client.close();
+  }
+  if (error) throw error;
+  screen.note('bye');
+}

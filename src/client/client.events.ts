@@ -1,0 +1,63 @@
+import type { InboxMessage, SessionInfo } from './server-bodies.js';
+
+/** A KICK (docs/PROTOCOL.md §4.4). */
+export interface KickEvent {
+  /** `relogin`, `heartbeat-timeout`, `rate-limited`, … or the application's own reason. */
+  code: string;
+  message: string;
+  /** False for `relogin`: another login of this user won, and fighting back would kick it. */
+  willReconnect: boolean;
+}
+
+/** A logged-in connection was lost. */
+export interface DisconnectEvent {
+  /** The KICK code, or what ended the connection (`connection closed`, `heartbeat timeout`). */
+  reason: string;
+  willReconnect: boolean;
+}
+
+/** A reconnect attempt is scheduled. */
+export interface ReconnectingEvent {
+  /** 1 for the first attempt after a disconnect. */
+  attempt: number;
+  delayMs: number;
+  /** Why the previous attempt failed (absent before the first one). */
+  error?: Error;
+}
+
+/** Logged in again (and synced). */
+export interface ReconnectEvent {
+  attempt: number;
+  session: SessionInfo;
+}
+
+/** The client stopped for good: no more events, no reconnect. */
+export interface CloseEvent {
+  /**
+   * `closed` after close(); a KICK code that forbids reconnecting (`relogin`); the error code of a
+   * refused login (`invalid-token`, `access-denied`, …); or `disconnected` with reconnect off.
+   */
+  reason: string;
+  message: string;
+}
+
+/** The events of LonglinkClient and their listener arguments. */
+export interface ClientEvents {
+  /**
+   * An inbox message, in seq order, each once. With autoAck (the default) it is acknowledged when
+   * the listener returns, or when the promise it returns resolves.
+   */
+  message: [message: InboxMessage];
+  /** An application push (op ≥ 1000). */
+  push: [op: number, body: unknown];
+  kick: [event: KickEvent];
+  disconnect: [event: DisconnectEvent];
+  reconnecting: [event: ReconnectingEvent];
+  reconnect: [event: ReconnectEvent];
+  close: [event: CloseEvent];
+  /**
+   * Failures no call is waiting for: a message listener threw, the server refused a PUSH_ACK,
+   * the LastSeqStore failed. With no listener they are thrown, as node:events does.
+   */
+  error: [error: Error];
+}

@@ -1,0 +1,73 @@
+import type { TransportFactory } from './byte-transport.js';
+import type { LastSeqStore } from './last-seq.store.js';
+import { MemoryLastSeqStore } from './memory-last-seq.store.js';
+import { type BackoffOptions, DEFAULT_BACKOFF } from './reconnect-backoff.js';
+import { tcpTransport } from './tcp.transport.js';
+
+/** A login token, or a function returning one: called before every (re)login, so it may refresh. */
+export type TokenSource = string | (() => string | Promise<string>);
+
+export interface LonglinkClientOptions {
+  token: TokenSource;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 7400. */
+  port?: number;
+  /** Opens the byte stream instead of TCP to host:port (a WebSocket transport, a test double). */
+  transport?: TransportFactory;
+  /** Default 10000 ms. Every request has one; send() spends it across reconnects. */
+  requestTimeoutMs?: number;
+  /** Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** Default true (DEFAULT_BACKOFF); false: a lost connection closes the client. */
+  reconnect?: boolean | Partial<BackoffOptions>;
+  /** Default true: acknowledge a message when its listener returns. False: call ack(seq). */
+  autoAck?: boolean;
+  /** Default: a MemoryLastSeqStore of this client. */
+  lastSeqStore?: LastSeqStore;
+  /** Default 1000: msgIds remembered to drop messages pushed twice. */
+  dedupeWindow?: number;
+  /** Default 16 MiB: the server does not bound its own frames, so accept large pushes. */
+  maxFrameBytes?: number;
+}
+
+export interface ResolvedClientOptions {
+  token: TokenSource;
+  transport: TransportFactory;
+  requestTimeoutMs: number;
+  reconnect: BackoffOptions | null;
+  autoAck: boolean;
+  lastSeqStore: LastSeqStore;
+  dedupeWindow: number;
+  maxFrameBytes: number;
+}
+
+export const CLIENT_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 7400,
+  requestTimeoutMs: 10_000, // long enough for a durable SQLite commit under load
+  connectTimeoutMs: 5_000, // a reachable gateway answers a SYN in milliseconds
+  dedupeWindow: 1_000, // far more than the server's push window (64)
+  maxFrameBytes: 16 * 1024 * 1024,
+} as const;
+
+export function resolveClientOptions(options: LonglinkClientOptions): ResolvedClientOptions {
+  const reconnect = options.reconnect ?? true;
+  return {
+    token: options.token,
+    transport:
+      options.transport ??
+      tcpTransport({
+        host: options.host ?? CLIENT_DEFAULTS.host,
+        port: options.port ?? CLIENT_DEFAULTS.port,
+        connectTimeoutMs: options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs,
+      }),
+    requestTimeoutMs: options.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs,
+    reconnect:
+      reconnect === false ? null : { ...DEFAULT_BACKOFF, ...(reconnect === true ? {} : reconnect) },
+    autoAck: options.autoAck ?? true,
+    lastSeqStore: options.lastSeqStore ?? new MemoryLastSeqStore(),
+    dedupeWindow: options.dedupeWindow ?? CLIENT_DEFAULTS.dedupeWindow,
+    maxFrameBytes: options.maxFrameBytes ?? CLIENT_DEFAULTS.maxFrameBytes,
+  };
+}

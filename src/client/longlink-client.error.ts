@@ -1,0 +1,34 @@
+/**
+ * Codes of failures the client detects itself. Codes the server sends (docs/PROTOCOL.md §5, e.g.
+ * `not-logged-in`, `rate-limited`) pass through unchanged, so callers branch on one `code`.
+ */
+export const ClientErrorCode = {
+  /** The transport could not be opened (refused, unreachable, connect timeout). */
+  CannotConnect: 'cannot-connect',
+  /** No answer within the request's timeout. */
+  Timeout: 'timeout',
+  /** The request was made while the client was not connected (before connect(), after close). */
+  NotConnected: 'not-connected',
+  /** The connection dropped (or was kicked) before the answer came. */
+  Disconnected: 'disconnected',
+  /** close() was called while the operation was waiting. */
+  Closed: 'closed',
+  /** The server sent something this client cannot read: a bad frame or an unexpected body. */
+  BadReply: 'bad-reply',
+} as const;
+export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+
+/** Every failure the client reports: a stable `code` for program logic, a message for people. */
+export class LonglinkClientError extends Error {
+  override readonly name = 'LonglinkClientError';
+
+  constructor(
+    /** A ClientErrorCode, or the code of the server's ERROR. */
+    readonly code: string,
+    message: string,
+    /** True when the server sent this code in an ERROR (or KICK). */
+    readonly fromServer = false,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,112 @@
+import { ClientErrorCode, LonglinkClientError } from './longlink-client.error.js';
+
+/** The LOGIN reply (docs/PROTOCOL.md §4.1): who the server says we are, and its heartbeat. */
+export interface SessionInfo {
+  uid: string;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  serverTimeMs: number;
+}
+
+/** A MSG push (§4.6): one message of the user's inbox, numbered by its inbox seq. */
+export interface InboxMessage {
+  msgId: string;
+  /** Inbox seq: 1, 2, 3, … per recipient, no gaps. Not the frame header's seq. */
+  seq: number;
+  from: string;
+  /** Any JSON value, as the sender gave it. */
+  content: unknown;
+  /** When the server stored it, ms since the epoch. */
+  ts: number;
+}
+
+/** The SEND reply (SEND_ACK). */
+export interface SendAck {
+  clientMsgId: string;
+  msgId: string;
+  seq: number;
+  ts: number;
+}
+
+/** The body of ERROR and KICK. */
+export interface CodeBody {
+  code: string;
+  message: string;
+}
+
+// Checked, not cast: a server of another version must fail loudly here, not deep in the app.
+
+type Fields = Record<string, unknown>;
+
+function fields(body: unknown, what: string): Fields {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badReply(`${what}: expected an object`);
+  }
+  return body as Fields;
+}
+
+function str(f: Fields, key: string, what: string): string {
+  const value = f[key];
+  if (typeof value !== 'string') throw badReply(`${what}: ${key} is not a string`);
+  return value;
+}
+
+function num(f: Fields, key: string, what: string): number {
+  const value = f[key];
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw badReply(`${what}: ${key} is not a number`);
+  }
+  return value;
+}
+
+function badReply(message: string): LonglinkClientError {
+  return new LonglinkClientError(ClientErrorCode.BadReply, message);
+}
+
+export function parseSessionInfo(body: unknown): SessionInfo {
+  const w = 'LOGIN reply';
+  const f = fields(body, w);
+  return {
+    uid: str(f, 'uid', w),
+    heartbeatIntervalMs: num(f, 'heartbeatIntervalMs', w),
+    heartbeatTimeoutMs: num(f, 'heartbeatTimeoutMs', w),
+    serverTimeMs: num(f, 'serverTimeMs', w),
+  };
+}
+
+export function parseInboxMessage(body: unknown): InboxMessage {
+  const w = 'MSG push';
+  const f = fields(body, w);
+  return {
+    msgId: str(f, 'msgId', w),
+    seq: num(f, 'seq', w),
+    from: str(f, 'from', w),
+    content: f.content,
+    ts: num(f, 'ts', w),
+  };
+}
+
+export function parseSendAck(body: unknown): SendAck {
+  const w = 'SEND reply';
+  const f = fields(body, w);
+  return {
+    clientMsgId: str(f, 'clientMsgId', w),
+    msgId: str(f, 'msgId', w),
+    seq: num(f, 'seq', w),
+    ts: num(f, 'ts', w),
+  };
+}
+
+/** The SYNC reply: the newest seq in the inbox. */
+export function parseSyncReply(body: unknown): number {
+  return num(fields(body, 'SYNC reply'), 'lastSeq', 'SYNC reply');
+}
+
+/** ERROR and KICK bodies; lenient, since an unreadable error is still an error. */
+export function parseCodeBody(body: unknown): CodeBody {
+  const f = typeof body === 'object' && body !== null ? (body as Fields) : {};
+  return {
+    code: typeof f.code === 'string' ? f.code : 'unknown-error',
+    message: typeof f.message === 'string' ? f.message : '',
+  };
+}
