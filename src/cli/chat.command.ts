@@ -26,7 +26,7 @@ export function chatCommand(): Command {
 }
 
 async function chat(options: ChatOptions): Promise<void> {
-  const { client, address } = createClient(options);
+  const { client, address, connect } = createClient(options);
   const screen = new ChatScreen();
   const sending = new Set<Promise<void>>();
   let finish: (error?: CliError) => void = () => undefined;
@@ -55,7 +55,7 @@ async function chat(options: ChatOptions): Promise<void> {
   process.once('SIGINT', interrupted);
   let error: CliError | undefined;
   try {
-    const session = await client.connect();
+    const session = await connect();
     screen.note(
       `connected to ${address} as ${session.uid}; chatting with ${options.to} (Ctrl-C to leave)`,
     );

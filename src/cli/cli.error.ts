@@ -19,7 +19,10 @@ export class CliError extends Error {
  */
 export function describeError(error: unknown): string {
   if (error instanceof LonglinkClientError) {
-    if (error.code === ClientErrorCode.CannotConnect) return error.message;
+    // Their messages say it all: `cannot connect to …`, `tls: self-signed certificate (…)`.
+    if (error.code === ClientErrorCode.CannotConnect || error.code === ClientErrorCode.Tls) {
+      return error.message;
+    }
     return error.message ? `${error.code} (${error.message})` : error.code;
   }
   if (error instanceof ConfigError) return error.message.split('\n').join('; ');

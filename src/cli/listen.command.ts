@@ -38,7 +38,7 @@ async function listen(options: ListenOptions): Promise<void> {
   const { count, timeout, json = false } = options;
   // Manual acks: a message is acknowledged right after it is printed, and close() sends that
   // ack before exiting; extra messages past --count stay on the server for the next reader.
-  const { client, address } = createClient(options, { autoAck: false });
+  const { client, address, connect } = createClient(options, { autoAck: false });
   let received = 0;
   let finish: (error?: CliError) => void = () => undefined;
   const done = new Promise<CliError | undefined>((resolve) => (finish = resolve));
@@ -66,7 +66,7 @@ async function listen(options: ListenOptions): Promise<void> {
     );
   process.once('SIGINT', interrupted);
   try {
-    const session = await client.connect();
+    const session = await connect();
     process.stderr.write(`listening as ${session.uid} on ${address}\n`);
     const error = await done;
     if (error) throw error;

@@ -29,12 +29,12 @@ export function sendCommand(): Command {
     .option('--rate <r>', 'messages per second with --count', positiveNumber, DEFAULT_RATE)
     .option('--timeout <s>', 'seconds to wait for each acknowledgement', positiveNumber, 10);
   return addConnectionOptions(command).action(async (options: SendOptions) => {
-    const { client } = createClient(options, {
+    const { client, connect } = createClient(options, {
       reconnect: false,
       requestTimeoutMs: options.timeout * 1000,
     });
     client.on('error', (error) => process.stderr.write(`warning: ${describeError(error)}\n`));
-    await client.connect();
+    await connect();
     try {
       await sendAll(client, options);
     } finally {

@@ -15,12 +15,17 @@ export function watchConnection(
       `kicked: ${code}${message ? ` (${message})` : ''}${willReconnect ? '' : '; not reconnecting'}`,
     ),
   );
+  client.on('reconnect-advised', ({ reason, afterMs, willReconnect }) =>
+    note(
+      `server going away (${reason})${willReconnect ? `; reconnecting at least ${seconds(afterMs)} s after it closes` : ''}`,
+    ),
+  );
   client.on('disconnect', ({ reason, willReconnect }) =>
     note(`disconnected: ${reason}${willReconnect ? '; reconnecting' : ''}`),
   );
   client.on('reconnecting', ({ attempt, delayMs, error }) =>
     note(
-      `reconnecting in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt}${error ? `, last: ${describeError(error)}` : ''})`,
+      `reconnecting in ${seconds(delayMs)} s (attempt ${attempt}${error ? `, last: ${describeError(error)}` : ''})`,
     ),
   );
   client.on('reconnect', ({ session }) => note(`reconnected as ${session.uid}`));
@@ -29,4 +34,8 @@ export function watchConnection(
     if (reason === 'closed') return;
     onEnd(new CliError(`${reason}${message ? ` (${message})` : ''}`));
   });
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
 }

@@ -9,11 +9,30 @@ export interface KickEvent {
   willReconnect: boolean;
 }
 
+/**
+ * RECONNECT (op 6): the server is going away (`server-shutdown`) and asks to be reconnected to
+ * no sooner than `afterMs` after it closes the connection, which it does once the requests in
+ * flight are answered. The client honours it: the first attempt waits at least that long.
+ */
+export interface ReconnectAdvisedEvent {
+  /** `server-shutdown`, or another reason of the server's. */
+  reason: string;
+  /** The least delay before the first reconnect attempt, counted from the close (ms). */
+  afterMs: number;
+  /** False when `reconnect` is off: the client will close with the connection. */
+  willReconnect: boolean;
+}
+
 /** A logged-in connection was lost. */
 export interface DisconnectEvent {
-  /** The KICK code, or what ended the connection (`connection closed`, `heartbeat timeout`). */
+  /**
+   * The KICK code, what ended the connection (`connection closed`, `heartbeat timeout`), or the
+   * reason of a RECONNECT that came before the close (`server-shutdown`).
+   */
   reason: string;
   willReconnect: boolean;
+  /** Set after a RECONNECT: the first attempt waits at least this long (ms). */
+  afterMs?: number;
 }
 
 /** A reconnect attempt is scheduled. */
@@ -51,6 +70,7 @@ export interface ClientEvents {
   /** An application push (op ≥ 1000). */
   push: [op: number, body: unknown];
   kick: [event: KickEvent];
+  'reconnect-advised': [event: ReconnectAdvisedEvent];
   disconnect: [event: DisconnectEvent];
   reconnecting: [event: ReconnectingEvent];
   reconnect: [event: ReconnectEvent];

@@ -3,6 +3,7 @@ import type { LastSeqStore } from './last-seq.store.js';
 import { MemoryLastSeqStore } from './memory-last-seq.store.js';
 import { type BackoffOptions, DEFAULT_BACKOFF } from './reconnect-backoff.js';
 import { tcpTransport } from './tcp.transport.js';
+import { type TlsOptions, tlsTransport } from './tls.transport.js';
 
 /** A login token, or a function returning one: called before every (re)login, so it may refresh. */
 export type TokenSource = string | (() => string | Promise<string>);
@@ -13,6 +14,11 @@ export interface LonglinkClientOptions {
   host?: string;
   /** Default 7400. */
   port?: number;
+  /**
+   * TLS to host:port (a gateway with `server.tls`). true: the certificate is checked against the
+   * system's CAs; or give `ca` (a private CA, a self-signed server), `servername`. Default off.
+   */
+  tls?: boolean | TlsOptions;
   /** Opens the byte stream instead of TCP to host:port (a WebSocket transport, a test double). */
   transport?: TransportFactory;
   /** Default 10000 ms. Every request has one; send() spends it across reconnects. */
@@ -55,13 +61,7 @@ export function resolveClientOptions(options: LonglinkClientOptions): ResolvedCl
   const reconnect = options.reconnect ?? true;
   return {
     token: options.token,
-    transport:
-      options.transport ??
-      tcpTransport({
-        host: options.host ?? CLIENT_DEFAULTS.host,
-        port: options.port ?? CLIENT_DEFAULTS.port,
-        connectTimeoutMs: options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs,
-      }),
+    transport: options.transport ?? defaultTransport(options),
     requestTimeoutMs: options.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs,
     reconnect:
       reconnect === false ? null : { ...DEFAULT_BACKOFF, ...(reconnect === true ? {} : reconnect) },
@@ -70,4 +70,16 @@ export function resolveClientOptions(options: LonglinkClientOptions): ResolvedCl
     dedupeWindow: options.dedupeWindow ?? CLIENT_DEFAULTS.dedupeWindow,
     maxFrameBytes: options.maxFrameBytes ?? CLIENT_DEFAULTS.maxFrameBytes,
   };
+}
+
+/** TCP, or TLS when `tls` is set, to host:port. */
+function defaultTransport(options: LonglinkClientOptions): TransportFactory {
+  const address = {
+    host: options.host ?? CLIENT_DEFAULTS.host,
+    port: options.port ?? CLIENT_DEFAULTS.port,
+    connectTimeoutMs: options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs,
+  };
+  const { tls = false } = options;
+  if (tls === false) return tcpTransport(address);
+  return tlsTransport(tls === true ? address : { ...tls, ...address });
 }

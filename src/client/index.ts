@@ -11,6 +11,7 @@ export type {
   CloseEvent,
   DisconnectEvent,
   KickEvent,
+  ReconnectAdvisedEvent,
   ReconnectEvent,
   ReconnectingEvent,
 } from './client.events.js';
@@ -23,3 +24,5 @@ export type { BackoffOptions } from './reconnect-backoff.js';
 export type { ByteTransport, ByteTransportHandlers, TransportFactory } from './byte-transport.js';
 export { formatAddress, tcpTransport } from './tcp.transport.js';
 export type { TcpTransportOptions } from './tcp.transport.js';
+export { tlsTransport } from './tls.transport.js';
+export type { TlsOptions, TlsTransportOptions } from './tls.transport.js';

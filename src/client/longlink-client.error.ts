@@ -5,6 +5,12 @@
 export const ClientErrorCode = {
   /** The transport could not be opened (refused, unreachable, connect timeout). */
   CannotConnect: 'cannot-connect',
+  /**
+   * The TLS handshake failed: the server's certificate is not trusted (self-signed, unknown CA,
+   * wrong name, expired) or the server does not speak TLS. `cause` is Node's error, whose `code`
+   * says which (`DEPTH_ZERO_SELF_SIGNED_CERT`, `ERR_TLS_CERT_ALTNAME_INVALID`, …).
+   */
+  Tls: 'tls',
   /** No answer within the request's timeout. */
   Timeout: 'timeout',
   /** The request was made while the client was not connected (before connect(), after close). */
@@ -28,7 +34,9 @@ export class LonglinkClientError extends Error {
     message: string,
     /** True when the server sent this code in an ERROR (or KICK). */
     readonly fromServer = false,
+    /** The underlying failure, when there is one (Node's TLS error for `tls`). */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
   }
 }

@@ -15,7 +15,9 @@ import { ProtocolLink } from './protocol-link.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 import {
   type CodeBody,
+  type ReconnectAdvice,
   type SessionInfo,
+  parseReconnectAdvice,
   parseSendAck,
   parseSessionInfo,
 } from './server-bodies.js';
@@ -43,6 +45,9 @@ const RETRYABLE_LOGIN_CODES: ReadonlySet<string> = new Set([
   ErrorCode.InternalError,
 ]);
 
+/** The longest RECONNECT delay honoured: a server asking for more is broken, not busy. */
+const MAX_ADVISED_DELAY_MS = 10 * 60_000;
+
 /**
  * A longlink client (docs/CLIENT.md): logs in, keeps the connection alive, reconnects with
  * backoff, delivers the inbox in order exactly once per process and acknowledges it.
@@ -57,6 +62,8 @@ export class LonglinkClient extends TypedEmitter<ClientEvents> {
   private link: ProtocolLink | null = null;
   private sessionInfo: SessionInfo | undefined;
   private lastKick: CodeBody | undefined;
+  /** The current link's RECONNECT, if it sent one: the next attempt waits for afterMs. */
+  private advice: ReconnectAdvice | undefined;
   private lastClose: CloseEvent | undefined;
   /** Why we dropped the link ourselves (heartbeat or SYNC unanswered), for 'disconnect'. */
   private dropReason: string | undefined;
@@ -176,6 +183,7 @@ export class LonglinkClient extends TypedEmitter<ClientEvents> {
   private async establish(): Promise<SessionInfo> {
     this.lastKick = undefined;
     this.dropReason = undefined;
+    this.advice = undefined;
     const link: ProtocolLink = new ProtocolLink(
       {
         // Events of a link that was replaced or dropped are stale: ignore them.
@@ -232,11 +240,16 @@ export class LonglinkClient extends TypedEmitter<ClientEvents> {
     this.heartbeat.stop();
     if (this.currentState !== 'ready') return; // establish() or close() is in charge
     const kick = this.lastKick;
-    const reason = kick?.code ?? this.dropReason ?? error?.message ?? 'connection closed';
+    const advice = this.advice;
+    const reason =
+      kick?.code ?? this.dropReason ?? advice?.reason ?? error?.message ?? 'connection closed';
     // §4.4: after `relogin` another session owns the user; reconnecting would kick it back.
     const willReconnect = this.backoff !== null && kick?.code !== KickReason.Relogin;
     if (willReconnect) this.setState('reconnecting');
-    this.fire('disconnect', { reason, willReconnect });
+    this.fire(
+      'disconnect',
+      advice ? { reason, willReconnect, afterMs: advice.afterMs } : { reason, willReconnect },
+    );
     if (willReconnect) this.scheduleReconnect();
     else if (kick) this.finish({ reason: kick.code, message: kick.message });
     else this.finish({ reason: 'disconnected', message: reason });
@@ -244,7 +257,10 @@ export class LonglinkClient extends TypedEmitter<ClientEvents> {
 
   private scheduleReconnect(error?: Error): void {
     if (this.backoff === null) return;
-    const delayMs = this.backoff.next();
+    // A server that announced its shutdown said when to come back: not before afterMs, however
+    // short the backoff's first delay (its jitter spreads the fleet; ours would only add to it).
+    const delayMs = Math.max(this.backoff.next(), this.advice?.afterMs ?? 0);
+    this.advice = undefined;
     const attempt = this.backoff.attempts;
     this.fire('reconnecting', error ? { attempt, delayMs, error } : { attempt, delayMs });
     this.reconnectTimer = setTimeout(() => void this.reconnect(attempt), delayMs);
@@ -302,7 +318,19 @@ export class LonglinkClient extends TypedEmitter<ClientEvents> {
 
   private onPush(op: number, body: unknown): void {
     if (op === MsgOp.MSG) this.inbox.onPush(body);
+    else if (op === Op.RECONNECT) this.onReconnectAdvice(body);
     else this.fire('push', op, body);
+  }
+
+  /**
+   * RECONNECT: the server closes this link once its requests in flight are answered. Until then
+   * it stays in use (answers, acks, even new requests: one cut short is resent or fails as on any
+   * disconnect); the close is what starts the advised wait.
+   */
+  private onReconnectAdvice(body: unknown): void {
+    const advice = parseReconnectAdvice(body, MAX_ADVISED_DELAY_MS);
+    this.advice = advice;
+    this.fire('reconnect-advised', { ...advice, willReconnect: this.backoff !== null });
   }
 
   /** Resolves with an open, logged-in link; waits through (re)connecting until the deadline. */

@@ -28,6 +28,12 @@ export interface SendAck {
   ts: number;
 }
 
+/** The body of RECONNECT (op 6). */
+export interface ReconnectAdvice {
+  reason: string;
+  afterMs: number;
+}
+
 /** The body of ERROR and KICK. */
 export interface CodeBody {
   code: string;
@@ -108,5 +114,19 @@ export function parseCodeBody(body: unknown): CodeBody {
   return {
     code: typeof f.code === 'string' ? f.code : 'unknown-error',
     message: typeof f.message === 'string' ? f.message : '',
+  };
+}
+
+/**
+ * RECONNECT bodies; lenient like ERROR's, since the close it announces comes anyway. A delay that
+ * is not a number counts as 0; one past `maxAfterMs` is capped, so a broken server cannot park
+ * its clients for days.
+ */
+export function parseReconnectAdvice(body: unknown, maxAfterMs: number): ReconnectAdvice {
+  const f = typeof body === 'object' && body !== null ? (body as Fields) : {};
+  const afterMs = typeof f.afterMs === 'number' && f.afterMs > 0 ? f.afterMs : 0;
+  return {
+    reason: typeof f.reason === 'string' ? f.reason : 'reconnect',
+    afterMs: Math.round(Math.min(afterMs, maxAfterMs)),
   };
 }

@@ -19,44 +19,45 @@ export function formatAddress(host: string, port: number): string {
 
 /** The Node byte stream: one TCP connection, Nagle off (PDUs are small and latency-bound). */
 export function tcpTransport(options: TcpTransportOptions): TransportFactory {
-  return (handlers) => TcpTransport.open(options, handlers);
+  return (handlers) => openTcp(options, handlers);
 }
 
-export class TcpTransport implements ByteTransport {
+function openTcp(
+  options: TcpTransportOptions,
+  handlers: ByteTransportHandlers,
+): Promise<ByteTransport> {
+  const address = formatAddress(options.host, options.port);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: options.host, port: options.port, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy(new Error(`no answer within ${options.connectTimeoutMs} ms`));
+    }, options.connectTimeoutMs);
+    const failed = (error: Error) => {
+      clearTimeout(timer);
+      reject(cannotConnect(address, error));
+    };
+    socket.once('error', failed);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', failed);
+      resolve(SocketTransport.wire(socket, handlers));
+    });
+  });
+}
+
+/** A connected socket as a ByteTransport: plain TCP, or TLS (a TLSSocket is a Socket). */
+export class SocketTransport implements ByteTransport {
   private corked = false;
 
   private constructor(private readonly socket: Socket) {}
 
-  static open(
-    options: TcpTransportOptions,
-    handlers: ByteTransportHandlers,
-  ): Promise<TcpTransport> {
-    const address = formatAddress(options.host, options.port);
-    return new Promise((resolve, reject) => {
-      const socket = connect({ host: options.host, port: options.port, noDelay: true });
-      const timer = setTimeout(() => {
-        socket.destroy(new Error(`no answer within ${options.connectTimeoutMs} ms`));
-      }, options.connectTimeoutMs);
-      const failed = (error: Error) => {
-        clearTimeout(timer);
-        reject(
-          new LonglinkClientError(
-            ClientErrorCode.CannotConnect,
-            `cannot connect to ${address} (${describe(error)})`,
-          ),
-        );
-      };
-      socket.once('error', failed);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.off('error', failed);
-        let closeError: Error | undefined;
-        socket.on('data', (chunk: Buffer) => handlers.onData(chunk));
-        socket.on('error', (error) => (closeError = error));
-        socket.once('close', () => handlers.onClose(closeError));
-        resolve(new TcpTransport(socket));
-      });
-    });
+  /** Hands the socket's bytes and its end to `handlers`; call once it is connected. */
+  static wire(socket: Socket, handlers: ByteTransportHandlers): SocketTransport {
+    let closeError: Error | undefined;
+    socket.on('data', (chunk: Buffer) => handlers.onData(chunk));
+    socket.on('error', (error) => (closeError = error));
+    socket.once('close', () => handlers.onClose(closeError));
+    return new SocketTransport(socket);
   }
 
   write(bytes: Buffer): void {
@@ -81,6 +82,14 @@ export class TcpTransport implements ByteTransport {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+/** `cannot connect to 127.0.0.1:7400 (connection refused)`. */
+export function cannotConnect(address: string, error: Error): LonglinkClientError {
+  return new LonglinkClientError(
+    ClientErrorCode.CannotConnect,
+    `cannot connect to ${address} (${describe(error)})`,
+  );
 }
 
 function describe(error: Error): string {

@@ -72,6 +72,8 @@ export class LonglinkServer
   /** Requests dispatched to handlers and not yet answered (drained at close). */
   private inflight = 0;
   private drained: (() => void) | null = null;
+  private closing: Promise<void> | null = null;
+  private allClosed: (() => void) | null = null;
   private readonly secureContext: SecureContext | null;
 
   constructor(private readonly options: LonglinkServerOptions) {
@@ -116,12 +118,16 @@ export class LonglinkServer
    * jitter, so a fleet does not return at once), let in-flight requests finish
    * (stores and their acks) for up to drainTimeoutMs, then close connections.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     const server = this.netServer;
-    if (!server) return;
     this.netServer = null;
     this._status$.next('closing');
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server) server.close();
     const { reconnectAfterMs, reconnectJitterMs, drainTimeoutMs } = this.options;
     for (const conn of this.connections) {
       const afterMs = reconnectAfterMs + Math.floor(Math.random() * (reconnectJitterMs + 1));
@@ -129,9 +135,13 @@ export class LonglinkServer
     }
     await this.drain(drainTimeoutMs);
     this.wheel.stop();
-    for (const conn of this.connections) conn.end('server-shutdown');
-    // Resolves once every socket is gone; end() destroys laggards after its grace period.
-    await closed;
+    const gone = new Promise<void>((resolve) => {
+      if (this.connections.size === 0) resolve();
+      else this.allClosed = resolve;
+    });
+    for (const conn of this.connections) conn.end(KickReason.ServerShutdown);
+    // Every connection's close handling (events, hooks) has run; end() destroys laggards after its grace.
+    await gone;
     this._status$.next('closed');
   }
 
@@ -252,6 +262,7 @@ export class LonglinkServer
     for (const hook of this.hooks) hook.onClose?.(conn);
     this.emit('disconnect', conn);
     this.logger.debug?.(`${describe(conn)} closed: ${conn.closeReason}`);
+    if (this.connections.size === 0) this.allClosed?.();
   }
 
   private dispatch(route: OpRoute, conn: LonglinkConnection, seq: number, data: unknown): void {

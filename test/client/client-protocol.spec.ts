@@ -170,6 +170,50 @@ describe('the client protocol layer', () => {
     expect(s.seen).toEqual([1, 2, 1]);
   });
 
+  it('after a RECONNECT, waits at least its afterMs from the close before the first attempt, once', async () => {
+    const s = track(
+      scripted({ reconnect: { initialDelayMs: 5, maxDelayMs: 5, factor: 1, jitter: 0 } }),
+    );
+    const events: unknown[] = [];
+    s.client.on('reconnect-advised', (e) => void events.push(['reconnect-advised', e]));
+    s.client.on('disconnect', (e) => void events.push(['disconnect', e]));
+    s.client.on('reconnecting', (e) => void events.push(['reconnecting', e]));
+    s.client.on('push', (op) => void events.push(['push', op]));
+    await s.client.connect();
+
+    s.transport.deliver(push(Op.RECONNECT, { reason: 'server-shutdown', afterMs: 150 }));
+    expect(s.client.state).toBe('ready'); // the server closes once its requests are answered
+    const closedAt = Date.now();
+    s.transport.drop();
+    expect(events).toEqual([
+      ['reconnect-advised', { reason: 'server-shutdown', afterMs: 150, willReconnect: true }],
+      ['disconnect', { reason: 'server-shutdown', willReconnect: true, afterMs: 150 }],
+      ['reconnecting', { attempt: 1, delayMs: 150 }],
+    ]);
+    await sleep(100);
+    expect(s.transport.connects).toBe(1);
+    await eventually(() => s.client.state === 'ready' && s.transport.connects === 2, 'back');
+    expect(Date.now() - closedAt).toBeGreaterThanOrEqual(149);
+
+    // The advice was for that outage only: the next one starts with the backoff's short delay.
+    events.length = 0;
+    s.transport.drop();
+    expect(events).toEqual([
+      ['disconnect', { reason: 'connection closed', willReconnect: true }],
+      ['reconnecting', { attempt: 1, delayMs: 5 }],
+    ]);
+  });
+
+  it('caps the delay a RECONNECT asks for at 10 minutes', async () => {
+    const s = track(scripted({ reconnect: true }));
+    const delays: number[] = [];
+    s.client.on('reconnecting', (e) => void delays.push(e.delayMs));
+    await s.client.connect();
+    s.transport.deliver(push(Op.RECONNECT, { reason: 'server-shutdown', afterMs: 1e12 }));
+    s.transport.drop();
+    expect(delays).toEqual([600_000]);
+  });
+
   it('keeps pushes that come before the first message listener, and delivers them once it is added', async () => {
     const s = track(scripted());
     await s.client.connect();

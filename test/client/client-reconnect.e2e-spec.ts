@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReconnectingEvent } from '../../src/client/client.events';
 import { MemoryLastSeqStore } from '../../src/client/memory-last-seq.store';
+import { tcpTransport } from '../../src/client/tcp.transport';
 import { SessionService } from '../../src/session/session.service';
 import { TestGateway, startGateway } from '../support/test-gateway';
 import {
@@ -14,6 +15,7 @@ import {
   nextEvent,
   sleep,
 } from './support/client-harness';
+import { SLOW_OP, SlowOpModule, slowRequests } from './support/slow-op.module';
 
 describe('LonglinkClient reconnecting', () => {
   describe('across a server restart', () => {
@@ -21,8 +23,13 @@ describe('LonglinkClient reconnecting', () => {
     let dataDir: string;
     let gw: TestGateway;
     const pool = new ClientPool(() => gw);
-    // The durable store, as in production: the restarted server still has every inbox.
-    const restart = () => gatewayOn(port, { messaging: { store: 'sqlite', dataDir } });
+    // The durable store, as in production: the restarted server still has every inbox. No
+    // advised delay at shutdown (1 ms): this spec watches the client's own backoff.
+    const restart = () =>
+      gatewayOn(port, {
+        server: { reconnectAfterMs: 1, reconnectJitterMs: 0 },
+        messaging: { store: 'sqlite', dataDir },
+      });
 
     beforeEach(async () => {
       port = await freePort();
@@ -64,6 +71,87 @@ describe('LonglinkClient reconnecting', () => {
         [1, 'before'],
         [2, 'while down'],
       ]);
+    });
+  });
+
+  describe('across a graceful shutdown', () => {
+    let port: number;
+    let gw: TestGateway;
+    const pool = new ClientPool(() => gw);
+    // At shutdown the gateway tells clients to come back after 300 + 0…200 ms.
+    const start = () =>
+      startGateway({ server: { port, reconnectAfterMs: 300, reconnectJitterMs: 200 } }, [
+        SlowOpModule,
+      ]);
+
+    beforeEach(async () => {
+      port = await freePort();
+      gw = await start();
+    });
+    afterEach(async () => {
+      await pool.cleanup();
+      await gw.close();
+    });
+
+    it('waits the advised delay before reconnecting, and completes a send made during the outage', async () => {
+      // When the client opens connections: the first attempt after the close is what counts.
+      const opened: number[] = [];
+      const tcp = tcpTransport({ host: '127.0.0.1', port, connectTimeoutMs: 1000 });
+      const alice = pool.create('drain-alice', {
+        requestTimeoutMs: 5000,
+        transport: (handlers) => {
+          opened.push(Date.now());
+          return tcp(handlers);
+        },
+      });
+      let closedAt = 0;
+      alice.on('disconnect', () => void (closedAt = Date.now()));
+      const advised = nextEvent(alice, 'reconnect-advised');
+      const down = nextEvent(alice, 'disconnect');
+      await alice.connect();
+
+      await gw.close();
+      const [advice] = await advised;
+      expect(advice).toEqual({
+        reason: 'server-shutdown',
+        afterMs: expect.any(Number),
+        willReconnect: true,
+      });
+      expect(advice.afterMs).toBeGreaterThanOrEqual(300);
+      expect(advice.afterMs).toBeLessThanOrEqual(500);
+      expect((await down)[0]).toEqual({
+        reason: 'server-shutdown',
+        willReconnect: true,
+        afterMs: advice.afterMs,
+      });
+
+      const sent = alice.send('drain-bob', 'while down');
+      const back = nextEvent(alice, 'reconnect', 5000);
+      gw = await start(); // at once: only the client's own wait keeps it away
+      await back;
+      await expect(sent).resolves.toEqual(expect.any(String));
+      expect(opened.length).toBeGreaterThanOrEqual(2);
+      // Timers may fire up to 1 ms early against Date.now().
+      expect(opened[1] - closedAt).toBeGreaterThanOrEqual(advice.afterMs - 1);
+    });
+
+    it('gets the answer to a request in flight when the shutdown begins, before the close', async () => {
+      const alice = await pool.connected('drain-slow');
+      const events: string[] = [];
+      alice.on('reconnect-advised', () => void events.push('advised'));
+      alice.on('disconnect', () => void events.push('disconnect'));
+      const started = slowRequests.started;
+      const answer = alice.request(SLOW_OP, { ms: 200 });
+      void answer.then(
+        () => events.push('answered'),
+        () => undefined,
+      );
+      await eventually(() => slowRequests.started === started + 1, 'the handler began');
+      await gw.close();
+      await expect(answer).resolves.toEqual({ slept: 200 });
+      await eventually(() => events.length === 3, 'all three events');
+      expect(events).toEqual(['advised', 'answered', 'disconnect']);
+      gw = await start(); // for afterEach
     });
   });
 
