@@ -1,6 +1,5 @@
-import { Controller, UsePipes } from '@nestjs/common';
-import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
-import { LonglinkValidationPipe } from '../common/longlink-validation.pipe.js';
+import { Controller } from '@nestjs/common';
+import { MessagePattern } from '@nestjs/microservices';
 import { NoParamPipes } from '../common/no-param-pipes.decorator.js';
 import { SessionUser } from '../session/session-user.js';
 import { ErrorCode } from '../transport/error-codes.js';
@@ -8,10 +7,10 @@ import { LonglinkContext } from '../transport/longlink.context.js';
 import { LonglinkException } from '../transport/longlink.exception.js';
 import { NO_REPLY } from '../transport/no-reply.js';
 import { DeliveryService } from './delivery.service.js';
-import { PushAckDto, SyncDto } from './messaging.dto.js';
 import { MsgOp } from './messaging.ops.js';
 import { MessagingService } from './messaging.service.js';
-import { parseSendBody } from './send-body.js';
+import { parsePushAckBody, parseSendBody, parseSyncBody } from './messaging-bodies.js';
+import { RawJson } from '../transport/raw-json.js';
 
 export interface SendAck {
   clientMsgId: string;
@@ -38,7 +37,7 @@ export class MessagingController {
 
   @MessagePattern('msg.send', { op: MsgOp.SEND })
   @NoParamPipes()
-  async send(body: unknown, ctx: LonglinkContext): Promise<SendAck> {
+  async send(body: unknown, ctx: LonglinkContext): Promise<RawJson> {
     const { to, clientMsgId, content } = parseSendBody(body);
     const from = sessionUser(ctx).uid;
     const { message } = await this.messaging.send({
@@ -47,22 +46,24 @@ export class MessagingController {
       clientMsgId,
       content: JSON.stringify(content),
     });
-    return { clientMsgId, msgId: message.msgId, seq: message.seq, ts: message.ts };
+    // The SEND_ACK from a template: this reply is on every message's path.
+    return new RawJson(
+      `{"clientMsgId":${JSON.stringify(clientMsgId)},"msgId":"${message.msgId}","seq":${message.seq},"ts":${message.ts}}`,
+    );
   }
 
   @MessagePattern('msg.push-ack', { op: MsgOp.PUSH_ACK })
-  @UsePipes(LonglinkValidationPipe)
-  pushAck(@Payload() body: PushAckDto, @Ctx() ctx: LonglinkContext): typeof NO_REPLY {
-    if (body.upTo === undefined && body.seqs === undefined) {
-      throw new LonglinkException(ErrorCode.BadRequest, 'upTo: give upTo or seqs');
-    }
-    this.delivery.ack(sessionUser(ctx), body.upTo, body.seqs);
+  @NoParamPipes()
+  pushAck(body: unknown, ctx: LonglinkContext): typeof NO_REPLY {
+    const { upTo, seqs } = parsePushAckBody(body);
+    this.delivery.ack(sessionUser(ctx), upTo, seqs);
     return NO_REPLY;
   }
 
   @MessagePattern('msg.sync', { op: MsgOp.SYNC })
-  @UsePipes(LonglinkValidationPipe)
-  async sync(@Payload() body: SyncDto, @Ctx() ctx: LonglinkContext): Promise<{ lastSeq: number }> {
-    return { lastSeq: await this.delivery.sync(sessionUser(ctx), body.lastSeq) };
+  @NoParamPipes()
+  async sync(body: unknown, ctx: LonglinkContext): Promise<{ lastSeq: number }> {
+    const lastSeq = parseSyncBody(body);
+    return { lastSeq: await this.delivery.sync(sessionUser(ctx), lastSeq) };
   }
 }

@@ -13,6 +13,7 @@ import { Op, OpRegistry, OpRoute, REPLY_FLAG } from './ops.js';
 import { toErrorReply } from './error-reply.js';
 import { TransportHooks } from './transport-hooks.js';
 import { NO_REPLY } from './no-reply.js';
+import { RawJson } from './raw-json.js';
 
 /** Identifies longlink handlers in hybrid apps. */
 export const LONGLINK_TRANSPORT = Symbol('longlink');
@@ -325,6 +326,7 @@ export class LonglinkServer
   private reply(conn: LonglinkConnection, replyOp: number, seq: number, value: unknown): void {
     this.settled();
     if (value === NO_REPLY) return;
+    if (value instanceof RawJson) return conn.send(replyOp, seq, value.text);
     conn.send(
       replyOp,
       seq,
