@@ -29,6 +29,7 @@ export function createLonglinkServer(config: LonglinkConfig): LonglinkServer {
     port: server.port,
     maxFrameBytes: server.maxFrameBytes,
     maxWriteBufferBytes: server.maxWriteBufferBytes,
+    maxJsonDepth: server.maxJsonDepth,
     loginTimeoutMs: server.loginTimeoutMs,
     heartbeatTimeoutMs: heartbeat.timeoutMs,
     sweepIntervalMs: heartbeat.sweepIntervalMs,

@@ -28,11 +28,18 @@ export class LoginController {
   @MessagePattern('login', { op: Op.LOGIN, public: true })
   async login(@Payload() body: LoginDto, @Ctx() ctx: LonglinkContext): Promise<LoginReply> {
     const conn = ctx.getConnection();
+    if (this.throttle.isBanned(conn.remoteAddress)) {
+      throw new LonglinkException(
+        ErrorCode.IpBanned,
+        'too many failed logins from this address',
+        true,
+      );
+    }
     let uid: string;
     try {
       uid = await this.auth.verify(body.token);
     } catch (err) {
-      if (this.throttle.recordFailure(conn.remoteAddress)) {
+      if (this.throttle.recordFailure(conn)) {
         throw new LonglinkException(
           ErrorCode.IpBanned,
           'too many failed logins from this address',

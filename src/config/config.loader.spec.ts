@@ -42,6 +42,7 @@ describe('loadConfig', () => {
         port: 7400,
         maxFrameBytes: 65536,
         maxWriteBufferBytes: 1048576,
+        maxJsonDepth: 64,
         loginTimeoutMs: 10000,
         maxConnectionsPerIp: 1000,
         connectRateWindowMs: 1000,

@@ -89,6 +89,7 @@ const serverSchema = z.strictObject({
     `must be an integer between ${MIN_FRAME_BYTES} (the frame header) and ${MAX_FRAME_BYTES} (16 MiB)`,
   ).default(65536),
   maxWriteBufferBytes: positiveInteger.default(1048576),
+  maxJsonDepth: integer(1, 1000, 'must be an integer between 1 and 1000').default(64),
   loginTimeoutMs: durationMs.default(10000),
   maxConnectionsPerIp: positiveInteger.default(1000),
   connectRateWindowMs: durationMs.default(1000),

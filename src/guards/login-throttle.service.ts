@@ -1,6 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LONGLINK_CONFIG } from '../config/config.constants.js';
 import { LonglinkConfig } from '../config/longlink-config.js';
+import { LonglinkConnection } from '../transport/connection.js';
+import { LonglinkServer } from '../transport/longlink.server.js';
+import { ErrorCode } from '../transport/error-codes.js';
 import { AccessListService } from './access-list.service.js';
 
 /**
@@ -15,11 +18,20 @@ export class LoginThrottleService {
 
   constructor(
     private readonly access: AccessListService,
+    private readonly server: LonglinkServer,
     @Inject(LONGLINK_CONFIG) private readonly config: LonglinkConfig,
   ) {}
 
-  /** Records a failed login; true when the address is now banned. */
-  recordFailure(address: string, now = Date.now()): boolean {
+  isBanned(address: string): boolean {
+    return this.access.isBanned(address);
+  }
+
+  /**
+   * Records a failed login on `conn`; true when its address is now banned (the
+   * caller answers `conn` itself; other not-logged-in connections of the address are closed).
+   */
+  recordFailure(conn: LonglinkConnection, now = Date.now()): boolean {
+    const address = conn.remoteAddress;
     const { maxFailedLogins, failedLoginWindowMs, failedLoginBanMs } = this.config.auth;
     let entry = this.failures.get(address);
     if (!entry || now - entry.since >= failedLoginWindowMs) {
@@ -30,6 +42,12 @@ export class LoginThrottleService {
     if (++entry.count < maxFailedLogins) return false;
     this.failures.delete(address);
     this.access.ban(address, now + failedLoginBanMs);
+    // Connections opened before the ban would otherwise keep guessing: close the ones not logged in.
+    this.server.forEachConnection((other) => {
+      if (other !== conn && other.remoteAddress === address && !other.user && other.isOpen) {
+        other.failAndClose(0, ErrorCode.IpBanned, 'too many failed logins from this address');
+      }
+    });
     this.logger.warn(
       `banned ${address} for ${failedLoginBanMs} ms after ${entry.count} failed logins`,
     );

@@ -70,6 +70,7 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
     if (
       !stream.reading &&
       !stream.stalled &&
+      !stream.user.conn.congested &&
       stream.cursor === m.seq - 1 &&
       stream.inflight.size < this.window
     ) {
@@ -177,9 +178,10 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
 
   /** Fills the window from the store, page by page, in seq order. */
   private async pump(stream: InboxStream): Promise<void> {
-    while (!stream.closed && !stream.reading && !stream.stalled) {
+    while (!stream.closed && !stream.reading && !stream.stalled && !stream.awaitingDrain) {
       const room = this.window - stream.inflight.size;
       if (room <= 0 || stream.cursor >= stream.newestSeq) return;
+      if (this.waitForDrain(stream)) return;
       const epoch = stream.epoch;
       stream.reading = true;
       let page: StoredMessage[];
@@ -197,8 +199,25 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
         stream.cursor = stream.newestSeq;
         return;
       }
-      for (const m of page) if (m.seq > stream.cursor) this.push(stream, m);
+      for (const m of page) {
+        if (m.seq <= stream.cursor) continue;
+        // The rest of the page is read again once the reader caught up.
+        if (this.waitForDrain(stream)) return;
+        this.push(stream, m);
+      }
     }
+  }
+
+  /** True (and resumes the pump later) when the connection's write buffer is congested. */
+  private waitForDrain(stream: InboxStream): boolean {
+    const conn = stream.user.conn;
+    if (!conn.congested) return false;
+    stream.awaitingDrain = true;
+    conn.onceDrained(() => {
+      stream.awaitingDrain = false;
+      void this.pump(stream);
+    });
+    return true;
   }
 
   private push(stream: InboxStream, m: StoredMessage): void {

@@ -30,6 +30,8 @@ export class InboxStream {
   ackedSeq: number;
   timer: NodeJS.Timeout | null = null;
   closed = false;
+  /** Paused until the connection's socket drains (slow reader). */
+  awaitingDrain = false;
 
   constructor(
     readonly user: SessionUser,

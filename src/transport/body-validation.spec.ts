@@ -3,16 +3,22 @@ import type { ArgumentMetadata } from '@nestjs/common';
 import fc from 'fast-check';
 import { LoginDto } from '../auth/login.dto.js';
 import { LonglinkValidationPipe } from '../common/longlink-validation.pipe.js';
-import { PushAckDto, SyncDto } from '../messaging/messaging.dto.js';
+import { parsePushAckBody, parseSendBody, parseSyncBody } from '../messaging/messaging-bodies.js';
 import { MsgOp } from '../messaging/messaging.ops.js';
-import { parseSendBody } from '../messaging/send-body.js';
-import { BodyError, FrameDecoder, encodeFrame, parseBody } from './frame.codec.js';
+import {
+  BodyError,
+  DEFAULT_MAX_JSON_DEPTH,
+  FrameDecoder,
+  encodeFrame,
+  parseBody,
+} from './frame.codec.js';
 import { LonglinkException } from './longlink.exception.js';
 
 /**
  * Property tests that carry the decoder's (frame.codec.spec.ts, frame-body.spec.ts)
  * on to the next steps a frame takes: body parsing (parseBody), the hand-written
- * SEND parser (parseSendBody) and LonglinkValidationPipe with the LOGIN DTO. Whatever
+ * messaging parsers (src/messaging/messaging-bodies.ts: SEND, PUSH_ACK, SYNC) and
+ * LonglinkValidationPipe with the LOGIN DTO. Whatever
  * a client sends, each step either yields values of the right types or throws
  * the stable client error of its step (bad-json, bad-request naming the field):
  * never anything else, for deeply nested JSON and huge strings as well.
@@ -260,11 +266,7 @@ describe('SEND body parsing (parseSendBody)', () => {
     );
   });
 
-  // BUG: parseSendBody accepts content of any depth, but MessagingController.send
-  // (src/messaging/messaging.controller.ts, `content: JSON.stringify(content)`) then throws
-  // RangeError for content nested a few thousand levels deep (well within maxFrameBytes), and
-  // the client gets ERROR internal-error instead of bad-request. Either the parser must refuse
-  // what cannot be stored (bad-request naming content) or storing must not throw.
+  // Deep content is refused by parseBody (maxJsonDepth) before it reaches the parser.
   it('accepts only content it can store: anything parseSendBody accepts can be serialised', () => {
     fc.assert(
       fc.property(
@@ -274,6 +276,11 @@ describe('SEND body parsing (parseSendBody)', () => {
           const text = `{"to":"bob","clientMsgId":"c1","content":${nestedJson(depth, shape)}}`;
           const out = attempt(() => parseSendBody(parseBody(Buffer.from(text))));
           if (!out.ok) {
+            if (out.error instanceof BodyError) {
+              expect(out.error.code).toBe('bad-json');
+              expect(depth).toBeGreaterThan(DEFAULT_MAX_JSON_DEPTH - 1);
+              return;
+            }
             expect(expectBadRequestNaming(out.error, ['content'])).toEqual(['content']);
             return;
           }
@@ -282,6 +289,143 @@ describe('SEND body parsing (parseSendBody)', () => {
         },
       ),
       { numRuns: 40 },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------
+// PUSH_ACK and SYNC: parsePushAckBody, parseSyncBody
+// ---------------------------------------------------------------------------
+
+const isSeq = (v: unknown, min: number): v is number =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
+
+/** The field parsePushAckBody must complain about, or null when the body is valid. */
+function badPushAckField(body: unknown): string | null {
+  if (!isPlainObject(body)) return 'body';
+  const { upTo, seqs } = body;
+  if (upTo === undefined && seqs === undefined) return 'upTo';
+  if (upTo !== undefined && !isSeq(upTo, 0)) return 'upTo';
+  if (seqs !== undefined) {
+    if (!Array.isArray(seqs) || seqs.length > 1024) return 'seqs';
+    if (!seqs.every((s) => isSeq(s, 1))) return 'seqs';
+  }
+  return null;
+}
+
+/** A seq as a client might send one, right or wrong. */
+const seqValueArb = fc.oneof(
+  fc.nat(),
+  fc.integer(),
+  fc.constantFrom(0, 1, -1, 1.5, -0, 1e308, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1),
+  fc.constantFrom('1', null, true, [], {}),
+);
+
+const pushAckBodyArb = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .record(
+        {
+          upTo: seqValueArb,
+          seqs: fc.oneof(
+            fc.array(seqValueArb, { maxLength: 8 }),
+            fc.array(fc.nat(), { minLength: 1000, maxLength: 1100 }),
+            fc.anything({ maxDepth: 1 }),
+          ),
+          extra: fc.anything({ maxDepth: 1 }),
+        },
+        { requiredKeys: [] },
+      )
+      .map((r) => r as Record<string, unknown>),
+  },
+  { weight: 1, arbitrary: fc.anything({ maxDepth: 3 }) },
+);
+
+const syncBodyArb = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({ lastSeq: seqValueArb, extra: fc.anything({ maxDepth: 1 }) }, { requiredKeys: [] })
+      .map((r) => r as Record<string, unknown>),
+  },
+  { weight: 1, arbitrary: fc.anything({ maxDepth: 3 }) },
+);
+
+/** Expects bad-request: 'body must be an object' for `body`, else a message starting `field: `. */
+function expectBadRequestFor(error: unknown, field: string): void {
+  if (field === 'body') {
+    expect(error).toBeInstanceOf(LonglinkException);
+    expect(error).toMatchObject({ code: 'bad-request', message: 'body must be an object' });
+  } else {
+    expect(expectBadRequestNaming(error, [field])).toEqual([field]);
+  }
+}
+
+describe('PUSH_ACK and SYNC body parsing (parsePushAckBody, parseSyncBody)', () => {
+  it('PUSH_ACK: returns upTo and seqs as safe integers, or throws bad-request naming the first bad field', () => {
+    fc.assert(
+      fc.property(pushAckBodyArb, (body) => {
+        const expected = badPushAckField(body);
+        const out = attempt(() => parsePushAckBody(body));
+        if (expected === null) {
+          expect(out.ok).toBe(true);
+          const { upTo, seqs } = (out as { value: ReturnType<typeof parsePushAckBody> }).value;
+          const input = body as Record<string, unknown>;
+          expect({ upTo, seqs }).toEqual({ upTo: input.upTo, seqs: input.seqs });
+          if (upTo !== undefined) expect(isSeq(upTo, 0)).toBe(true);
+          for (const seq of seqs ?? []) expect(isSeq(seq, 1)).toBe(true);
+        } else {
+          expect(out.ok).toBe(false);
+          expectBadRequestFor((out as { error: unknown }).error, expected);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('SYNC: returns lastSeq as a safe integer ≥ 0, or throws bad-request naming lastSeq', () => {
+    fc.assert(
+      fc.property(syncBodyArb, (body) => {
+        const out = attempt(() => parseSyncBody(body));
+        if (!isPlainObject(body)) {
+          expectBadRequestFor((out as { error: unknown }).error, 'body');
+        } else if (isSeq(body.lastSeq, 0)) {
+          expect(out).toEqual({ ok: true, value: body.lastSeq });
+        } else {
+          expectBadRequestFor((out as { error: unknown }).error, 'lastSeq');
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('answers deeply nested JSON and huge strings in any field with bad-json (too deep), bad-request or a valid body', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc
+            .tuple(
+              fc.integer({ min: 1, max: MAX_FRAME_DEPTH }),
+              fc.constantFrom('array' as const, 'object' as const),
+            )
+            .map(([depth, shape]) => nestedJson(depth, shape)),
+          fc.integer({ min: 0, max: 60_000 }).map((n) => JSON.stringify('h'.repeat(n))),
+        ),
+        fc.constantFrom('upTo', 'seqs', 'lastSeq', 'root'),
+        fc.constantFrom(parsePushAckBody, parseSyncBody),
+        (value, where, parse) => {
+          const text = where === 'root' ? value : `{"upTo":1,"lastSeq":1,"${where}":${value}}`;
+          const out = attempt(() => parse(parseBody(Buffer.from(text))));
+          if (!out.ok && out.error instanceof BodyError) {
+            expect(out.error.code).toBe('bad-json');
+          } else if (!out.ok) {
+            expect(out.error).toBeInstanceOf(LonglinkException);
+            expect((out.error as LonglinkException).code).toBe('bad-request');
+          }
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 });
@@ -356,24 +500,23 @@ describe('LOGIN body validation (LonglinkValidationPipe with LoginDto)', () => {
     );
   });
 
-  // BUG: LonglinkValidationPipe (src/common/longlink-validation.pipe.ts, transform: true, so
-  // class-transformer's plainToInstance) walks every level of a body. A LOGIN, SYNC or PUSH_ACK
-  // whose body holds JSON nested a few thousand levels deep (e.g. {"token":[[[…]]]}, under 64 KiB)
-  // overflows the stack: RangeError, answered internal-error, instead of bad-request. It is also
-  // slow, about 10 µs per level (tens of ms for one frame), so a client under the rate limit can
-  // keep the event loop busy (see test/abuse-pdu-flood.e2e-spec.ts).
+  // parseBody refuses nesting past maxJsonDepth (bad-json), so the pipe only sees bounded depth.
   it('answers deeply nested JSON in any field or at the root with bad-request or a valid DTO, nothing else', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: MAX_FRAME_DEPTH }),
         fc.constantFrom('array' as const, 'object' as const),
         fc.constantFrom('token', 'lastSeq', 'extra', 'root'),
-        fc.constantFrom(LoginDto, SyncDto, PushAckDto),
-        async (depth, shape, where, dto) => {
+        async (depth, shape, where) => {
           const deep = nestedJson(depth, shape);
           const text = where === 'root' ? deep : `{"token":"t","lastSeq":1,"${where}":${deep}}`;
-          const body = parseBody(Buffer.from(text));
-          const out = await attemptAsync(() => pipe.transform(body, asBody(dto)));
+          const parsed = attempt(() => parseBody(Buffer.from(text)));
+          if (!parsed.ok) {
+            expect((parsed.error as BodyError).code).toBe('bad-json');
+            return;
+          }
+          const body = parsed.value;
+          const out = await attemptAsync(() => pipe.transform(body, asBody(LoginDto)));
           if (!out.ok) {
             expect(out.error).toBeInstanceOf(LonglinkException);
             expect((out.error as LonglinkException).code).toBe('bad-request');

@@ -51,6 +51,8 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
   wheelSlot = -1;
   /** When the current read arrived; lastTick takes it once a frame completes. */
   private readAt = 0;
+  private drainWaiters: (() => void)[] = [];
+  private waitingForSocketDrain = false;
 
   private readonly decoder: FrameDecoder;
   private out: Buffer | null = null;
@@ -90,6 +92,42 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
 
   get isOpen(): boolean {
     return this.closeReason === undefined;
+  }
+
+  /** Bytes queued for this peer and not yet taken by the kernel. */
+  get bufferedBytes(): number {
+    return this.outBytes + this.socket.writableLength;
+  }
+
+  /**
+   * Over half the write cap is waiting: producers that can wait (inbox pushes)
+   * should, so a slow reader is paced instead of dropped as write-buffer-full.
+   */
+  get congested(): boolean {
+    return this.bufferedBytes > this.limits.maxWriteBufferBytes / 2;
+  }
+
+  /** Calls `fn` once the connection is no longer congested (never, if it closes first). */
+  onceDrained(fn: () => void): void {
+    this.drainWaiters.push(fn);
+    // With bytes still queued here, flush() checks again once they are handed to the socket.
+    if (this.outBytes === 0) this.checkDrained();
+  }
+
+  private checkDrained(): void {
+    if (this.drainWaiters.length === 0 || this.waitingForSocketDrain || this.closed) return;
+    if (this.congested) {
+      // socket.write returned false for these bytes, so 'drain' will come.
+      this.waitingForSocketDrain = true;
+      this.socket.once('drain', () => {
+        this.waitingForSocketDrain = false;
+        this.checkDrained();
+      });
+      return;
+    }
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const fn of waiters) fn();
   }
 
   /** Logged in: heartbeat deadline; before login, whichever of login and heartbeat comes first. */
@@ -145,6 +183,7 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
     this.outBytes = 0;
     this.nextOutSize = Math.min(Math.max(bytes * 2, MIN_OUT_BYTES), MAX_OUT_BYTES);
     this.socket.write(out.subarray(0, bytes));
+    if (this.drainWaiters.length > 0) this.checkDrained();
   }
 
   private reserve(room: number): Buffer {

@@ -75,10 +75,39 @@ export class BodyError extends Error {
   readonly code = 'bad-json';
 }
 
-/** Parses a body: empty means `{}`; otherwise strict UTF-8 JSON. */
-export function parseBody(body: Buffer): unknown {
+/** Nesting allowed in a body by default: ample for messages, far below what recursion in pipes survives. */
+export const DEFAULT_MAX_JSON_DEPTH = 64;
+
+/**
+ * Whether JSON text nests objects/arrays deeper than `max`. A byte scan that
+ * skips strings; JSON.parse itself copes with any depth, but the code after it
+ * (class-transformer, JSON.stringify) recurses, and deep input costs CPU per level.
+ */
+function nestsDeeperThan(buf: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/** Parses a body: empty means `{}`; otherwise strict UTF-8 JSON nested at most maxDepth levels. */
+export function parseBody(body: Buffer, maxDepth = DEFAULT_MAX_JSON_DEPTH): unknown {
   if (body.length === 0) return {};
   if (!isUtf8(body)) throw new BodyError('body is not valid UTF-8');
+  // Nesting deeper than maxDepth needs more than maxDepth bytes: short bodies skip the scan.
+  if (body.length > maxDepth && nestsDeeperThan(body, maxDepth)) {
+    throw new BodyError(`body nests deeper than ${maxDepth} levels`);
+  }
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (err) {

@@ -23,6 +23,8 @@ export interface LonglinkServerOptions extends ConnectionLimits {
   port: number;
   /** Granularity of the idle/login deadline sweep. */
   sweepIntervalMs: number;
+  /** Nesting levels allowed in a JSON body. */
+  maxJsonDepth: number;
   /** At close: how long in-flight requests may take before connections are closed. */
   drainTimeoutMs: number;
   /** At close: clients are told to reconnect after this plus a random 0..reconnectJitterMs. */
@@ -241,7 +243,7 @@ export class LonglinkServer
     }
     let data: unknown;
     try {
-      data = parseBody(body);
+      data = parseBody(body, this.options.maxJsonDepth);
     } catch (err) {
       return this.replyError(conn, seq, ErrorCode.BadJson, (err as BodyError).message);
     }
