@@ -4,6 +4,7 @@ import { encodeFrame } from '../src/transport/frame.codec';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { HeartbeatProbe, LatencyStats, formatStats } from './support/fuzzer';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep, until } from './support/wait';
 
 /**
  * Abuse: connection floods from one IP, against the per-IP connection cap
@@ -20,16 +21,6 @@ const WINDOW_MS = 1000;
 /** Generous on purpose: the gateway, the attackers and the probe share one process on 2 cores. */
 const P99_BOUND_MS = 200;
 const HEARTBEAT_REPLY = (Op.HEARTBEAT | REPLY_FLAG) >>> 0;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 type Verdict = 'admitted' | 'refused';
 

@@ -6,6 +6,7 @@ import { FrameDecoder, encodeJsonFrame } from '../src/transport/frame.codec';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { HeartbeatProbe, LatencyStats, formatStats } from './support/fuzzer';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep, until } from './support/wait';
 
 /**
  * Abuse: token guessing. After auth.maxFailedLogins failed logins from one IP
@@ -21,16 +22,6 @@ const BAN_MS = 1500;
 const P99_BOUND_MS = 200;
 const LOGIN_REPLY = (Op.LOGIN | REPLY_FLAG) >>> 0;
 const FORGED_SECRET = new TextEncoder().encode('not-the-gateway-secret-but-just-as-long');
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** A token with a valid shape and claims, signed with the wrong secret. */
 function forgedToken(uid: string): Promise<string> {

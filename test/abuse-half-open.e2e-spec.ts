@@ -6,6 +6,7 @@ import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { HeartbeatProbe, LatencyStats, formatStats } from './support/fuzzer';
 import { MessagingClient } from './support/messaging-client';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep, until } from './support/wait';
 
 /**
  * Abuse: half-open connections. A peer that vanished without FIN or RST (a
@@ -20,16 +21,6 @@ const HEARTBEAT = { intervalMs: 300, timeoutMs: 900, sweepIntervalMs: 50 };
 const CLOSE_GRACE_MS = 1000;
 const SLACK_MS = 1000;
 const P99_BOUND_MS = 200;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 describe('abuse: half-open connections', () => {
   let gw: TestGateway;

@@ -4,6 +4,7 @@ import { Op } from '../src/transport/ops';
 import { HeartbeatProbe, formatStats } from './support/fuzzer';
 import { InboxState, MessagingClient, SendAckBody } from './support/messaging-client';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep } from './support/wait';
 
 /**
  * Abuse: a recipient that never reads. MSG pushes alone are bounded by
@@ -25,8 +26,6 @@ const APP_PUSH_BODY = { blob: 'b'.repeat(8 * 1024) };
 /** Give up long before "unbounded": far more than any loopback socket buffers can take. */
 const GIVE_UP_AFTER_BYTES = 256 * 1024 * 1024;
 const P99_BOUND_MS = 200;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 

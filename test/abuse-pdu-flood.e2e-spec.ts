@@ -5,6 +5,7 @@ import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { HeartbeatProbe, LatencyStats, formatStats } from './support/fuzzer';
 import { MessagingClient } from './support/messaging-client';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep, until } from './support/wait';
 
 /**
  * Abuse: a PDU flood far over the packet rate limit, from a real attacking
@@ -19,16 +20,6 @@ const MAX_PACKETS = 200;
 const KICK_PACKETS = 400;
 /** Generous on purpose: the gateway, the attacker and the probe share one process on 2 cores. */
 const P99_BOUND_MS = 200;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** A raw attacking connection that counts what comes back, by op and code. */
 class Flooder {

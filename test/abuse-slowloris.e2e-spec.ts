@@ -5,6 +5,7 @@ import { FrameDecoder, encodeFrame, encodeJsonFrame } from '../src/transport/fra
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { HeartbeatProbe, LatencyStats, formatStats } from './support/fuzzer';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep } from './support/wait';
 
 /**
  * Abuse: slowloris. Thousands of connections that never log in are all closed
@@ -23,8 +24,6 @@ const CLOSE_GRACE_MS = 1000;
 const SLACK_MS = 1500;
 const SLOW_CONNECTIONS = 2000;
 const P99_BOUND_MS = 200;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -10,6 +10,7 @@ import { SessionService } from '../src/session/session.service';
 import { FrameDecoder, encodeFrame, encodeJsonFrame } from '../src/transport/frame.codec';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { until } from './support/wait';
 
 /**
  * Black and white lists reload without a restart (SIGHUP, or
@@ -31,16 +32,6 @@ const lists = (l: Partial<Lists>): Lists => ({
   userWhitelist: [],
   ...l,
 });
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** A raw protocol client from a chosen loopback source address. */
 class Client {

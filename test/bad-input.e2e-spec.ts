@@ -4,6 +4,7 @@ import { encodeFrame } from '../src/transport/frame.codec';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { ReceivedFrame, TestClient } from './support/test-client';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep, until } from './support/wait';
 
 const MAX_FRAME_BYTES = 4096;
 const UNKNOWN_OP = 4242;
@@ -17,18 +18,6 @@ function header(fields: { plen: number; hlen?: number; ver?: number; op?: number
   buf.writeUInt32BE((fields.op ?? Op.HEARTBEAT) >>> 0, 8);
   buf.writeUInt32BE((fields.seq ?? 7) >>> 0, 12);
   return buf;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 describe('malformed and unexpected input', () => {

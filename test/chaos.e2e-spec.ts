@@ -1,4 +1,5 @@
-import { InboxMessage, Outgoing, ReliableClient, sleep } from './support/reliable-client';
+import { InboxMessage, Outgoing, ReliableClient } from './support/reliable-client';
+import { sleep } from './support/wait';
 import { TestGateway, startGateway } from './support/test-gateway';
 
 /**

@@ -2,6 +2,7 @@ import { Socket, connect } from 'node:net';
 import { encodeFrame } from '../src/transport/frame.codec';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep, until } from './support/wait';
 
 const MAX_PER_IP = 5;
 const HEARTBEAT_REPLY = (Op.HEARTBEAT | REPLY_FLAG) >>> 0;
@@ -53,18 +54,6 @@ class RawConnection {
 
   close(): void {
     this.socket.destroy();
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
   }
 }
 

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ReliableClient, SendAckBody, sleep } from './support/reliable-client';
+import { ReliableClient, SendAckBody } from './support/reliable-client';
+import { sleep } from './support/wait';
 
 /**
  * The durability guarantee across a process crash: a SEND_ACK means the message

@@ -14,6 +14,7 @@ import {
   runFuzz,
 } from './support/fuzzer';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep } from './support/wait';
 
 /**
  * A short run of the protocol fuzzer (test/support/fuzzer.ts; the long one is
@@ -37,8 +38,6 @@ function collectGarbage(): void {
   gc();
   gc();
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -13,6 +13,7 @@ import { FrameDecoder, encodeJsonFrame } from '../src/transport/frame.codec';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { InboxState, MessagingClient, SendAckBody } from './support/messaging-client';
 import { startGateway } from './support/test-gateway';
+import { sleep, until } from './support/wait';
 
 /**
  * Graceful drain: on close (SIGTERM/SIGINT in a process) the gateway stops
@@ -31,16 +32,6 @@ const DRAIN_TIMEOUT_MS = 2000;
 const CLOSE_GRACE_MS = 1000;
 const SLACK_MS = 1500;
 const SEND_ACK = (MsgOp.SEND | REPLY_FLAG) >>> 0;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** A handler that answers only when the test says so: an in-flight request that outlives the drain. */
 let releaseSlow: () => void = () => undefined;

@@ -3,6 +3,7 @@ import { ErrorCode, KickReason } from '../src/transport/error-codes';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { TestClient } from './support/test-client';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep } from './support/wait';
 
 const HEARTBEAT = { intervalMs: 100, timeoutMs: 300, sweepIntervalMs: 20 };
 /** How late after timeoutMs the server may close a silent connection (sweep granularity + load). */
@@ -11,8 +12,6 @@ const LOGIN_REPLY = (Op.LOGIN | REPLY_FLAG) >>> 0;
 const HEARTBEAT_REPLY = (Op.HEARTBEAT | REPLY_FLAG) >>> 0;
 /** An op no handler claims. */
 const UNKNOWN_OP = 4242;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Runs `tick` every `everyMs` until `forMs` have passed, while checking the client stays open. */
 async function keepBusy(c: TestClient, everyMs: number, forMs: number, tick: () => void) {

@@ -2,6 +2,7 @@ import { KickReason } from '../src/transport/error-codes';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { TestClient } from './support/test-client';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep } from './support/wait';
 
 const HEARTBEAT = { intervalMs: 100, timeoutMs: 300, sweepIntervalMs: 20 };
 const LOGIN_TIMEOUT_MS = 200;
@@ -9,8 +10,6 @@ const LOGIN_TIMEOUT_MS = 200;
 const MARGIN_MS = 250;
 const LOGIN_REPLY = (Op.LOGIN | REPLY_FLAG) >>> 0;
 const HEARTBEAT_REPLY = (Op.HEARTBEAT | REPLY_FLAG) >>> 0;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 describe('login deadline', () => {
   let gw: TestGateway;

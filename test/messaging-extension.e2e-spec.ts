@@ -7,7 +7,8 @@ import { ErrorCode } from '../src/transport/error-codes';
 import { Op } from '../src/transport/ops';
 import { BlockService } from './example-blocking/block.service';
 import { BlockingModule } from './example-blocking/blocking.module';
-import { MessagingClient, nextClientMsgId, sleep } from './support/messaging-client';
+import { MessagingClient, nextClientMsgId } from './support/messaging-client';
+import { sleep } from './support/wait';
 import { TestGateway, startGateway } from './support/test-gateway';
 
 describe('extending messaging with a feature module', () => {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { LonglinkConfigOverrides } from '../src/config/config.loader';
 import { DeliveryService } from '../src/messaging/delivery.service';
 import { MESSAGE_STORE, MessageStore } from '../src/messaging/message.store';
-import { MessagingClient, eventually, sleep } from './support/messaging-client';
+import { MessagingClient, eventually } from './support/messaging-client';
+import { sleep } from './support/wait';
 import { TestGateway, startGateway } from './support/test-gateway';
 
 const range = (n: number, from = 1) => Array.from({ length: n }, (_, i) => from + i);

@@ -9,8 +9,8 @@ import {
   SendAckBody,
   eventually,
   nextClientMsgId,
-  sleep,
 } from './support/messaging-client';
+import { sleep } from './support/wait';
 import { TestGateway, startGateway } from './support/test-gateway';
 
 const SEND_REPLY = (MsgOp.SEND | REPLY_FLAG) >>> 0;

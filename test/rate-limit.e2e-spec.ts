@@ -4,6 +4,7 @@ import { ExampleModule } from './example/example.module';
 import { ExampleOp } from './example/example.ops';
 import { ReceivedFrame, TestClient, encodeJsonFrame } from './support/test-client';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep } from './support/wait';
 
 const INTERVAL_MS = 1000;
 const MAX_PACKETS = 20;
@@ -11,10 +12,6 @@ const KICK_PACKETS = 40;
 const UNKNOWN_OP = 4242;
 const HEARTBEAT_REPLY = (Op.HEARTBEAT | REPLY_FLAG) >>> 0;
 const RATE_LIMITED = { code: 'rate-limited', message: expect.any(String) };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** seqs from..to inclusive. */
 function seqs(from: number, to: number): number[] {

@@ -3,12 +3,11 @@ import { KickReason } from '../src/transport/error-codes';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { ReceivedFrame, TestClient } from './support/test-client';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep } from './support/wait';
 
 const HEARTBEAT = { intervalMs: 100, timeoutMs: 300, sweepIntervalMs: 20 };
 const LOGIN_REPLY = (Op.LOGIN | REPLY_FLAG) >>> 0;
 const HEARTBEAT_REPLY = (Op.HEARTBEAT | REPLY_FLAG) >>> 0;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function eventually(check: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

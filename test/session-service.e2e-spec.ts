@@ -5,6 +5,7 @@ import { KickReason } from '../src/transport/error-codes';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { TestClient } from './support/test-client';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep } from './support/wait';
 
 const HEARTBEAT = { intervalMs: 100, timeoutMs: 400, sweepIntervalMs: 20 };
 const MARGIN_MS = 250;
@@ -13,8 +14,6 @@ const LOGOUT_REPLY = (Op.LOGOUT | REPLY_FLAG) >>> 0;
 const HEARTBEAT_REPLY = (Op.HEARTBEAT | REPLY_FLAG) >>> 0;
 /** An application push op no handler claims (pushes need none). */
 const PUSH_OP = 1500;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function eventually(check: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -13,6 +13,7 @@ import { FrameDecoder, encodeFrame, encodeJsonFrame } from '../src/transport/fra
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { HeartbeatProbe } from './support/fuzzer';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { sleep, until } from './support/wait';
 
 /**
  * The optional TLS listener (server.tls.certFile / keyFile), with a self-signed
@@ -25,16 +26,6 @@ const LOGIN_TIMEOUT_MS = 1500;
 const CLOSE_GRACE_MS = 1000;
 const SLACK_MS = 1500;
 const HEARTBEAT_REPLY = (Op.HEARTBEAT | REPLY_FLAG) >>> 0;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** A self-signed certificate for localhost / 127.0.0.1, valid one day, made with openssl. */
 function makeCertificate(dir: string): { certFile: string; keyFile: string } {

@@ -5,6 +5,7 @@ import { ExampleModule } from './example/example.module';
 import { ExampleOp } from './example/example.ops';
 import { TestClient, encodeJsonFrame } from './support/test-client';
 import { TestGateway, startGateway } from './support/test-gateway';
+import { until } from './support/wait';
 
 const MAX_WRITE_BUFFER_BYTES = 64 * 1024;
 const HEARTBEAT_REPLY = (Op.HEARTBEAT | REPLY_FLAG) >>> 0;
@@ -14,18 +15,6 @@ const GIVE_UP_AFTER_BYTES = 256 * 1024 * 1024;
 
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 describe('a client that stops reading (server.maxWriteBufferBytes 64 KiB)', () => {

@@ -3,7 +3,8 @@ import { MemoryLastSeqStore } from '../../src/client/memory-last-seq.store';
 import { DeliveryService } from '../../src/messaging/delivery.service';
 import { SessionService } from '../../src/session/session.service';
 import { TestGateway, startGateway } from '../support/test-gateway';
-import { ClientPool, collectMessages, eventually, sleep } from './support/client-harness';
+import { ClientPool, collectMessages, eventually } from './support/client-harness';
+import { sleep } from '../support/wait';
 
 describe('LonglinkClient against a gateway: logging in and messaging', () => {
   let gw: TestGateway;

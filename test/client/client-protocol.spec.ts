@@ -4,7 +4,8 @@ import { MemoryLastSeqStore } from '../../src/client/memory-last-seq.store';
 import { MsgOp } from '../../src/messaging/messaging.ops';
 import { encodeJsonFrame } from '../../src/transport/frame.codec';
 import { Op } from '../../src/transport/ops';
-import { eventually, sleep } from './support/client-harness';
+import { eventually } from './support/client-harness';
+import { sleep } from '../support/wait';
 import { ScriptedTransport, push, reply } from './support/scripted-transport';
 
 const loginReply = {

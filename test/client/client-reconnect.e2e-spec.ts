@@ -13,8 +13,8 @@ import {
   freePort,
   gatewayOn,
   nextEvent,
-  sleep,
 } from './support/client-harness';
+import { sleep } from '../support/wait';
 import { SLOW_OP, SlowOpModule, slowRequests } from './support/slow-op.module';
 
 describe('LonglinkClient reconnecting', () => {

@@ -1,7 +1,8 @@
 import { LonglinkClient } from '../../src/client/longlink.client';
 import { MsgOp } from '../../src/messaging/messaging.ops';
 import { Op } from '../../src/transport/ops';
-import { ClientPool, eventually, freePort, nextEvent, sleep } from './support/client-harness';
+import { ClientPool, eventually, freePort, nextEvent } from './support/client-harness';
+import { sleep } from '../support/wait';
 import { FakeGateway, loginReply } from './support/fake-gateway';
 
 describe('LonglinkClient deadlines', () => {

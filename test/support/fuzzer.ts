@@ -8,6 +8,7 @@ import {
   encodeFrame,
 } from '../../src/transport/frame.codec';
 import { Op, REPLY_FLAG } from '../../src/transport/ops';
+import { sleep } from './wait';
 
 /**
  * The longlink protocol fuzzer: many connections throw random and mutated frames
@@ -198,8 +199,6 @@ export function latencyStats(samples: readonly number[]): LatencyStats {
 export function formatStats(s: LatencyStats): string {
   return `p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, max ${s.max.toFixed(2)} ms (n=${s.count})`;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface ProbeOptions {
   port: number;

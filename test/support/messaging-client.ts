@@ -3,6 +3,7 @@ import { FrameDecoder, FrameError } from '../../src/transport/frame.codec';
 import { Op, REPLY_FLAG } from '../../src/transport/ops';
 import { TestClient } from './test-client';
 import { TestGateway } from './test-gateway';
+import { sleep } from './wait';
 
 /** A MSG push body. */
 export interface PushedMessage {
@@ -38,10 +39,8 @@ export class MessagingError extends Error {
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it holds; fails naming `what`. */
-export async function eventually(
+export /** Polls `check` until it holds; fails naming `what`. */
+async function eventually(
   check: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 3000,

@@ -5,6 +5,7 @@ import { MsgOp } from '../../src/messaging/messaging.ops';
 import { FrameDecoder, encodeJsonFrame } from '../../src/transport/frame.codec';
 import { KickReason } from '../../src/transport/error-codes';
 import { Op, REPLY_FLAG } from '../../src/transport/ops';
+import { sleep } from './wait';
 
 /** The SEND_ACK body. */
 export interface SendAckBody {
@@ -526,8 +527,4 @@ export class ReliableClient {
       return false;
     });
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

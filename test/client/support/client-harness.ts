@@ -4,14 +4,13 @@ import type { ClientEvents } from '../../../src/client/client.events';
 import { LonglinkClient } from '../../../src/client/longlink.client';
 import type { LonglinkConfigOverrides } from '../../../src/config/config.loader';
 import { TestGateway, startGateway } from '../../support/test-gateway';
+import { sleep } from '../../support/wait';
 
 /** Short deadlines so a failing spec fails in seconds; reconnects quick but still backing off. */
 export const FAST_RECONNECT = { initialDelayMs: 50, maxDelayMs: 400, factor: 2, jitter: 0.2 };
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** A port that was free a moment ago (bound to 0, then released). */
-export function freePort(): Promise<number> {
+export /** A port that was free a moment ago (bound to 0, then released). */
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
