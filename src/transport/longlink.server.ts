@@ -6,6 +6,7 @@ import { Observable, isObservable } from 'rxjs';
 import { ConnectionLimits, ConnectionOwner, LonglinkConnection } from './connection.js';
 import { ErrorCode, KickReason } from './error-codes.js';
 import { FlushScheduler } from './flush-scheduler.js';
+import { DirectHandler, DirectRouteSource } from './direct-route.js';
 import { BodyError, FrameError, parseBody } from './frame.codec.js';
 import { IdleWheel } from './idle-wheel.js';
 import { LonglinkContext } from './longlink.context.js';
@@ -49,7 +50,8 @@ export type LonglinkEvents = {
 /**
  * The longlink transport: owns the TCP listener, one LonglinkConnection per
  * socket, and dispatches each frame to the @MessagePattern handler of its op
- * through Nest's pipeline (guards, interceptors, pipes, filters).
+ * through Nest's pipeline (guards, interceptors, pipes, filters), or straight
+ * to the method where that pipeline would do nothing else (DirectRouteSource).
  */
 export class LonglinkServer
   extends Server<LonglinkEvents, LonglinkStatus>
@@ -78,6 +80,7 @@ export class LonglinkServer
   private closing: Promise<void> | null = null;
   private allClosed: (() => void) | null = null;
   private readonly secureContext: SecureContext | null;
+  private directRoutes: DirectRouteSource | undefined = undefined;
 
   constructor(private readonly options: LonglinkServerOptions) {
     super();
@@ -91,7 +94,9 @@ export class LonglinkServer
 
   listen(callback: (err?: unknown) => void): void {
     try {
-      this.ops = OpRegistry.fromHandlers(this.messageHandlers);
+      // Tracing hooks (setOnProcessingEndHook) need Nest's full request path on every route.
+      const direct = this.onProcessingEndHook === undefined ? this.directRoutes : undefined;
+      this.ops = OpRegistry.fromHandlers(this.messageHandlers, direct);
     } catch (err) {
       return callback(err);
     }
@@ -190,6 +195,11 @@ export class LonglinkServer
     return this.ops;
   }
 
+  /** Lets routes that need no enhancer skip Nest's handler chain; resolved at listen(). */
+  useDirectRoutes(source: DirectRouteSource): void {
+    this.directRoutes = source;
+  }
+
   addHooks(hooks: TransportHooks): void {
     this.hooks.push(hooks);
     this.frameHooks = this.hooks.filter((h) => h.onFrame);
@@ -286,14 +296,47 @@ export class LonglinkServer
         },
       );
     }
+    if (route.direct !== undefined)
+      return this.dispatchDirect(route.direct, conn, replyOp, seq, data, ctx);
     // Hot path: one promise from Nest's handler chain, no Observable for plain values.
     invoke(route.handler, data, ctx).then(
-      (result) => {
-        if (isObservable(result)) this.replyFromObservable(conn, replyOp, seq, result);
-        else this.reply(conn, replyOp, seq, result);
-      },
+      (result) => this.replyWith(conn, replyOp, seq, result),
       (err) => this.replyException(conn, seq, err),
     );
+  }
+
+  /** A route Nest would only have called: call it, and map errors as Nest's filter would. */
+  private dispatchDirect(
+    handler: DirectHandler,
+    conn: LonglinkConnection,
+    replyOp: number,
+    seq: number,
+    data: unknown,
+    ctx: LonglinkContext,
+  ): void {
+    const source = this.directRoutes!;
+    let result: unknown;
+    try {
+      result = handler(data, ctx);
+    } catch (err) {
+      return this.replyException(conn, seq, source.mapError(err));
+    }
+    if (!isPromiseLike(result)) return this.replyWith(conn, replyOp, seq, result, source);
+    result.then(
+      (value) => this.replyWith(conn, replyOp, seq, value, source),
+      (err) => this.replyException(conn, seq, source.mapError(err)),
+    );
+  }
+
+  private replyWith(
+    conn: LonglinkConnection,
+    replyOp: number,
+    seq: number,
+    result: unknown,
+    direct?: DirectRouteSource,
+  ): void {
+    if (isObservable(result)) this.replyFromObservable(conn, replyOp, seq, result, direct);
+    else this.reply(conn, replyOp, seq, result);
   }
 
   private replyFromObservable(
@@ -301,6 +344,7 @@ export class LonglinkServer
     replyOp: number,
     seq: number,
     result: Observable<unknown>,
+    direct?: DirectRouteSource,
   ) {
     let answered = false;
     result.subscribe({
@@ -310,7 +354,7 @@ export class LonglinkServer
         this.reply(conn, replyOp, seq, value);
       },
       error: (err) => {
-        if (!answered) this.replyException(conn, seq, err);
+        if (!answered) this.replyException(conn, seq, direct ? direct.mapError(err) : err);
         answered = true;
       },
       complete: () => {
@@ -366,6 +410,10 @@ export class LonglinkServer
       }
     }
   }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
 /** Nest's handler chain returns a promise; guard against a synchronous throw all the same. */

@@ -1,4 +1,5 @@
 import { MessageHandler } from '@nestjs/microservices';
+import { DirectHandler, DirectRouteSource } from './direct-route.js';
 
 /**
  * Operation numbers of the built-in PDUs. A reply carries its request's op with
@@ -31,6 +32,8 @@ export interface OpRoute {
   readonly pattern: string;
   readonly public: boolean;
   readonly handler: MessageHandler;
+  /** Set when Nest's chain would only call the method (see DirectRouteSource). */
+  readonly direct?: DirectHandler;
 }
 
 /** Error raised at startup when two handlers claim one op, or an op is out of range. */
@@ -48,17 +51,20 @@ function isOpExtras(extras: unknown): extras is OpExtras {
 export class OpRegistry {
   private readonly routes = new Map<number, OpRoute>();
 
-  static fromHandlers(handlers: Map<string, MessageHandler>): OpRegistry {
+  static fromHandlers(
+    handlers: Map<string, MessageHandler>,
+    direct?: DirectRouteSource,
+  ): OpRegistry {
     const registry = new OpRegistry();
     for (const [pattern, handler] of handlers) {
       const extras: unknown = handler.extras;
       if (handler.isEventHandler || !isOpExtras(extras)) continue;
-      registry.add(pattern, handler, extras);
+      registry.add(pattern, handler, extras, direct?.resolve(pattern, extras.public === true));
     }
     return registry;
   }
 
-  add(pattern: string, handler: MessageHandler, extras: OpExtras): void {
+  add(pattern: string, handler: MessageHandler, extras: OpExtras, direct?: DirectHandler): void {
     const { op } = extras;
     if (!Number.isInteger(op) || op <= 0 || op >= REPLY_FLAG) {
       throw new OpRegistryError(
@@ -71,7 +77,7 @@ export class OpRegistry {
         `op ${op} is claimed by both "${existing.pattern}" and "${pattern}"`,
       );
     }
-    this.routes.set(op, { op, pattern, public: extras.public === true, handler });
+    this.routes.set(op, { op, pattern, public: extras.public === true, handler, direct });
   }
 
   get(op: number): OpRoute | undefined {

@@ -1,4 +1,4 @@
-import { DynamicModule, Type } from '@nestjs/common';
+import { DynamicModule, INestMicroservice, Type } from '@nestjs/common';
 import { mintToken } from '../../src/auth/token.factory';
 import { LonglinkConfigOverrides, loadConfig } from '../../src/config/config.loader';
 import { LonglinkConfig } from '../../src/config/longlink-config';
@@ -18,6 +18,8 @@ export interface TestGateway extends Gateway {
 export async function startGateway(
   overrides: LonglinkConfigOverrides = {},
   imports: Array<Type | DynamicModule> = [],
+  /** Runs between creation and listen (global enhancers, hooks). */
+  beforeListen: (app: INestMicroservice) => void = () => undefined,
 ): Promise<TestGateway> {
   const config: LonglinkConfig = loadConfig({
     env: {},
@@ -33,6 +35,7 @@ export async function startGateway(
     },
   });
   const gateway = await createGateway({ config, imports });
+  beforeListen(gateway.app);
   await gateway.app.listen();
   const clients: TestClient[] = [];
   const port = gateway.server.port;
