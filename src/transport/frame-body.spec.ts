@@ -83,6 +83,24 @@ describe('parseBody', () => {
   });
 
   describe('properties', () => {
+    it('refuses nesting deeper than maxDepth exactly, whatever the body length', () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 8 }),
+          fc.integer({ min: 1, max: 12 }),
+          fc.constantFrom('[', '{"k":'),
+          fc.nat({ max: 40 }),
+          (maxDepth, depth, open, padding) => {
+            const close = open === '[' ? ']' : '}';
+            const text = open.repeat(depth) + ' '.repeat(padding) + '1' + close.repeat(depth);
+            const parse = () => parseBody(Buffer.from(text), maxDepth);
+            if (depth > maxDepth) expect(parse).toThrow(/nests deeper/);
+            else expect(parse).not.toThrow();
+          },
+        ),
+      );
+    });
+
     it('roundtrips any JSON value encoded as UTF-8', () => {
       fc.assert(
         fc.property(fc.jsonValue({ stringUnit: 'grapheme', maxDepth: 4 }), (value) => {

@@ -104,8 +104,9 @@ function nestsDeeperThan(buf: Buffer, max: number): boolean {
 export function parseBody(body: Buffer, maxDepth = DEFAULT_MAX_JSON_DEPTH): unknown {
   if (body.length === 0) return {};
   if (!isUtf8(body)) throw new BodyError('body is not valid UTF-8');
-  // Nesting deeper than maxDepth needs more than maxDepth bytes: short bodies skip the scan.
-  if (body.length > maxDepth && nestsDeeperThan(body, maxDepth)) {
+  // Valid JSON nested deeper than maxDepth has more than maxDepth openers and as many
+  // closers: shorter bodies skip the scan (an invalid one fails JSON.parse anyway).
+  if (body.length >= 2 * (maxDepth + 1) && nestsDeeperThan(body, maxDepth)) {
     throw new BodyError(`body nests deeper than ${maxDepth} levels`);
   }
   try {
