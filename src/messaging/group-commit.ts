@@ -20,6 +20,8 @@ export class GroupCommit {
 
   constructor(
     private readonly store: MessageStore,
+    /** Runs for each result once its batch is durable, before its submitter resumes. */
+    private readonly onCommitted: (result: AppendResult) => void = () => undefined,
     private readonly maxBatch = 1024,
   ) {}
 
@@ -54,7 +56,16 @@ export class GroupCommit {
     const batch = this.pending.splice(0, this.maxBatch);
     try {
       const results = await this.store.append(batch.map((p) => p.message));
-      for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i]);
+      for (let i = 0; i < batch.length; i++) {
+        try {
+          this.onCommitted(results[i]);
+        } catch (err) {
+          // Durable all the same: a resend finds it. Only this submitter hears of it.
+          batch[i].reject(err);
+          continue;
+        }
+        batch[i].resolve(results[i]);
+      }
     } catch (err) {
       for (const p of batch) p.reject(err);
     }

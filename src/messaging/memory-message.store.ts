@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { MessageStore } from './message.store.js';
+import { MsgIdGenerator } from './msg-id.js';
 import { AppendResult, NewMessage, StoredMessage } from './message.types.js';
 
 interface Inbox {
@@ -15,6 +15,7 @@ export class MemoryMessageStore implements MessageStore {
   private readonly inboxes = new Map<string, Inbox>();
   /** sender → clientMsgId → message: the dedupe index. */
   private readonly bySender = new Map<string, Map<string, StoredMessage>>();
+  private readonly ids = new MsgIdGenerator();
 
   async open(): Promise<void> {}
 
@@ -30,7 +31,7 @@ export class MemoryMessageStore implements MessageStore {
         to: m.to,
         clientMsgId: m.clientMsgId,
         content: m.content,
-        msgId: randomUUID(),
+        msgId: this.ids.next(),
         seq: ++inbox.lastSeq,
         ts,
       };

@@ -11,6 +11,7 @@ import { MsgOp } from './messaging.ops.js';
 import { MessagingService } from './messaging.service.js';
 import { parsePushAckBody, parseSendBody, parseSyncBody } from './messaging-bodies.js';
 import { RawJson } from '../transport/raw-json.js';
+import { AppendResult } from './message.types.js';
 
 export interface SendAck {
   clientMsgId: string;
@@ -27,6 +28,13 @@ function sessionUser(ctx: LonglinkContext): SessionUser {
   return user;
 }
 
+/** The SEND_ACK, from a template: this reply is on every message's path. */
+function sendAck({ message }: AppendResult): RawJson {
+  return new RawJson(
+    `{"clientMsgId":${JSON.stringify(message.clientMsgId)},"msgId":"${message.msgId}","seq":${message.seq},"ts":${message.ts}}`,
+  );
+}
+
 /** MSG_SEND, PUSH_ACK and SYNC. The sender is always the session's user. */
 @Controller()
 export class MessagingController {
@@ -37,19 +45,12 @@ export class MessagingController {
 
   @MessagePattern('msg.send', { op: MsgOp.SEND })
   @NoParamPipes()
-  async send(body: unknown, ctx: LonglinkContext): Promise<RawJson> {
+  send(body: unknown, ctx: LonglinkContext): Promise<RawJson> {
     const { to, clientMsgId, content } = parseSendBody(body);
     const from = sessionUser(ctx).uid;
-    const { message } = await this.messaging.send({
-      from,
-      to,
-      clientMsgId,
-      content: JSON.stringify(content),
-    });
-    // The SEND_ACK from a template: this reply is on every message's path.
-    return new RawJson(
-      `{"clientMsgId":${JSON.stringify(clientMsgId)},"msgId":"${message.msgId}","seq":${message.seq},"ts":${message.ts}}`,
-    );
+    return this.messaging
+      .send({ from, to, clientMsgId, content: JSON.stringify(content) })
+      .then(sendAck);
   }
 
   @MessagePattern('msg.push-ack', { op: MsgOp.PUSH_ACK })

@@ -1,8 +1,8 @@
 import Database from 'better-sqlite3';
-import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MessageStore } from './message.store.js';
+import { MsgIdGenerator } from './msg-id.js';
 import { AppendResult, NewMessage, StoredMessage } from './message.types.js';
 
 /** Schema steps, applied in order at open; the index + 1 is the schema version. */
@@ -67,6 +67,8 @@ export class SqliteMessageStore implements MessageStore {
   private appendTx!: (batch: readonly NewMessage[]) => AppendResult[];
   private ackTx!: (acks: ReadonlyMap<string, number>) => void;
 
+  private readonly ids = new MsgIdGenerator();
+
   constructor(private readonly file: string) {}
 
   async open(): Promise<void> {
@@ -105,7 +107,7 @@ export class SqliteMessageStore implements MessageStore {
         const existing = this.stmt.bySender.get(m.from, m.clientMsgId);
         if (existing) return { message: toMessage(existing), duplicate: true };
         const seq = this.stmt.nextSeq.get(m.to)!.last_seq;
-        const msgId = randomUUID();
+        const msgId = this.ids.next();
         this.stmt.insert.run(m.to, seq, msgId, m.from, m.clientMsgId, m.content, ts);
         return { message: { ...m, msgId, seq, ts }, duplicate: false };
       });
