@@ -35,7 +35,8 @@ export class MessagingService implements OnModuleInit, OnApplicationShutdown {
     this.commits = new GroupCommit(store, (result) => {
       if (result.duplicate) return;
       this.delivery.onStored(result.message);
-      this.storedSubject.next({ message: result.message });
+      // No event object per message unless someone listens.
+      if (this.storedSubject.observed) this.storedSubject.next({ message: result.message });
     });
   }
 
