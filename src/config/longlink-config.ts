@@ -202,6 +202,7 @@ const messagingSchema = z.strictObject({
   deliveredRetentionMs: positiveInteger.default(7 * 24 * 3600 * 1000),
   undeliveredMaxAgeMs: positiveInteger.default(30 * 24 * 3600 * 1000),
   pruneIntervalMs: durationMs.default(3600 * 1000),
+  pruneBatchMessages: positiveInteger.default(1000),
 });
 
 const logSchema = z.strictObject({

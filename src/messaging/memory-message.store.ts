@@ -64,19 +64,22 @@ export class MemoryMessageStore implements MessageStore {
     }
   }
 
-  async prune(deliveredBefore: number, undeliveredBefore: number): Promise<number> {
+  async prune(deliveredBefore: number, undeliveredBefore: number, limit: number): Promise<number> {
     let dropped = 0;
     for (const inbox of this.inboxes.values()) {
+      if (dropped >= limit) break;
       // Only a prefix can go, so sequences stay contiguous for fetch().
+      const { messages } = inbox;
       let n = 0;
-      for (const m of inbox.messages) {
+      while (n < messages.length && dropped + n < limit) {
+        const m = messages[n];
         // Too old for anyone, or delivered and past retention; both are prefixes.
         const delivered = m.seq <= inbox.ackedSeq;
-        if (m.ts < undeliveredBefore || (delivered && m.ts < deliveredBefore)) n++;
-        else break;
+        if (!(m.ts < undeliveredBefore || (delivered && m.ts < deliveredBefore))) break;
+        this.bySender.get(m.from)?.delete(m.clientMsgId);
+        n++;
       }
-      for (const m of inbox.messages.slice(0, n)) this.bySender.get(m.from)?.delete(m.clientMsgId);
-      inbox.messages.splice(0, n);
+      messages.splice(0, n);
       inbox.firstSeq += n;
       dropped += n;
     }

@@ -210,7 +210,7 @@ describe.each([memory, sqlite])('MessageStore contract: $name', (fixture) => {
     );
 
     // Delivered before 2500 goes (bob 1–4); undelivered before 1500 goes (carol 1).
-    expect(await store.prune(2500, 1500)).toBe(5);
+    expect(await store.prune(2500, 1500, 1000)).toBe(5);
     const left = async (uid: string) =>
       (await store.fetch(uid, 0, 100)).map((m) => [m.seq, JSON.parse(m.content)]);
     expect(await left('bob')).toEqual([
@@ -225,9 +225,26 @@ describe.each([memory, sqlite])('MessageStore contract: $name', (fixture) => {
     const [next] = await store.append([msg('a', 'bob', 7)]);
     expect(next.message.seq).toBe(7);
     // Nothing more is old enough.
-    expect(await store.prune(2500, 1500)).toBe(0);
-    expect(await store.prune(4000, 1500)).toBe(1); // dave 1, delivered
+    expect(await store.prune(2500, 1500, 1000)).toBe(0);
+    expect(await store.prune(4000, 1500, 1000)).toBe(1); // dave 1, delivered
     expect(await left('dave')).toEqual([]);
+  });
+
+  it('drops at most `limit` per call, and everything due over repeated calls', async () => {
+    const now = jest.spyOn(Date, 'now');
+    now.mockReturnValue(1000);
+    await store.append([1, 2, 3].map((i) => msg('a', 'bob', i)));
+    await store.append([1, 2, 3, 4].map((i) => msg('a', 'carol', i)));
+    await store.ack(new Map([['bob', 3]]));
+    now.mockReturnValue(2000);
+    await store.append([msg('a', 'bob', 'young')]);
+    await store.ack(new Map([['bob', 4]]));
+    // Due: bob 1–3 (delivered) and carol 1–4 (too old); bob 4 is delivered but young.
+    const counts = [];
+    for (let n = -1; n !== 0;) counts.push((n = await store.prune(1500, 1500, 3)));
+    expect(counts).toEqual([3, 3, 1, 0]);
+    expect((await store.fetch('bob', 0, 10)).map((m) => m.seq)).toEqual([4]);
+    expect(await store.fetch('carol', 0, 10)).toEqual([]);
   });
 
   it('keeps recent undelivered messages however old the delivered ones are', async () => {
@@ -240,7 +257,7 @@ describe.each([memory, sqlite])('MessageStore contract: $name', (fixture) => {
     now.mockReturnValue(6000);
     await store.append([msg('a', 'bob', 4)]);
     // Everything delivered goes; the undelivered one is young enough to stay.
-    expect(await store.prune(10_000, 2000)).toBe(3);
+    expect(await store.prune(10_000, 2000, 1000)).toBe(3);
     expect((await store.fetch('bob', 0, 10)).map((m) => m.seq)).toEqual([4]);
   });
 
@@ -253,7 +270,7 @@ describe.each([memory, sqlite])('MessageStore contract: $name', (fixture) => {
     await store.ack(new Map([['bob', 1]]));
     now.mockReturnValue(9000);
     await store.append([msg('a', 'bob', 3)]);
-    expect(await store.prune(500, 1500)).toBe(2);
+    expect(await store.prune(500, 1500, 1000)).toBe(2);
     expect((await store.fetch('bob', 0, 10)).map((m) => m.seq)).toEqual([3]);
   });
 });

@@ -26,7 +26,11 @@ export interface MessageStore {
   ackedSeq(uid: string): Promise<number>;
   /** Records, per uid, that the user holds everything up to seq (never moves backwards); one transaction. */
   ack(acks: ReadonlyMap<string, number>): Promise<void>;
-  /** Drops delivered messages older than deliveredBefore and any older than undeliveredBefore. */
-  prune(deliveredBefore: number, undeliveredBefore: number): Promise<number>;
+  /**
+   * Drops delivered messages older than deliveredBefore and any older than
+   * undeliveredBefore, at most `limit` of them; returns how many.
+   * Fewer than `limit` means nothing more is due.
+   */
+  prune(deliveredBefore: number, undeliveredBefore: number, limit: number): Promise<number>;
   close(): Promise<void>;
 }

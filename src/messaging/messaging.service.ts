@@ -22,6 +22,7 @@ export class MessagingService implements OnModuleInit, OnApplicationShutdown {
   private readonly commits: GroupCommit;
   private readonly storedSubject = new Subject<MessageStoredEvent>();
   private pruneTimer: NodeJS.Timeout | null = null;
+  private pruning = false;
 
   /** Every newly stored message, after it is durable. */
   readonly stored$: Observable<MessageStoredEvent> = this.storedSubject.asObservable();
@@ -68,15 +69,33 @@ export class MessagingService implements OnModuleInit, OnApplicationShutdown {
     return this.commits.submit(message);
   }
 
+  /**
+   * Retention, pruneBatchMessages per event-loop turn: one pass over a large
+   * backlog of expired messages held the loop for tens of milliseconds, and
+   * every message in flight waited that long.
+   */
   async prune(now = Date.now()): Promise<number> {
-    const { deliveredRetentionMs, undeliveredMaxAgeMs } = this.config.messaging;
+    if (this.pruning) return 0; // the previous pass is still going
+    this.pruning = true;
+    const { deliveredRetentionMs, undeliveredMaxAgeMs, pruneBatchMessages } = this.config.messaging;
+    let dropped = 0;
     try {
-      const dropped = await this.store.prune(now - deliveredRetentionMs, now - undeliveredMaxAgeMs);
-      if (dropped > 0) this.logger.log(`retention pruned ${dropped} messages`);
-      return dropped;
+      for (;;) {
+        const n = await this.store.prune(
+          now - deliveredRetentionMs,
+          now - undeliveredMaxAgeMs,
+          pruneBatchMessages,
+        );
+        dropped += n;
+        if (n < pruneBatchMessages) break;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     } catch (err) {
       this.logger.error(`pruning failed: ${String(err)}`);
-      return 0;
+    } finally {
+      this.pruning = false;
     }
+    if (dropped > 0) this.logger.log(`retention pruned ${dropped} messages`);
+    return dropped;
   }
 }

@@ -62,7 +62,7 @@ export class SqliteMessageStore implements MessageStore {
     fetch: Database.Statement<[string, number, number], MessageRow>;
     inbox: Database.Statement<[string], { last_seq: number; acked_seq: number }>;
     ack: Database.Statement<[number, string]>;
-    prune: Database.Statement<[number, number]>;
+    prune: Database.Statement<[number, number, number, number]>;
   };
   private appendTx!: (batch: readonly NewMessage[]) => AppendResult[];
   private ackTx!: (acks: ReadonlyMap<string, number>) => void;
@@ -96,9 +96,13 @@ export class SqliteMessageStore implements MessageStore {
       ack: db.prepare(
         'UPDATE inboxes SET acked_seq = MIN(last_seq, MAX(acked_seq, ?)) WHERE uid = ?',
       ),
+      // Oldest first through messages_by_ts, a bounded number per call.
       prune: db.prepare(
-        `DELETE FROM messages WHERE ts < ? OR (ts < ? AND seq <= COALESCE(
-           (SELECT acked_seq FROM inboxes WHERE inboxes.uid = messages.recipient), 0))`,
+        `DELETE FROM messages WHERE (recipient, seq) IN (
+           SELECT recipient, seq FROM messages
+           WHERE ts < ? AND (ts < ? OR (ts < ? AND seq <= COALESCE(
+             (SELECT acked_seq FROM inboxes WHERE inboxes.uid = messages.recipient), 0)))
+           ORDER BY ts LIMIT ?)`,
       ),
     };
     this.appendTx = db.transaction((batch: readonly NewMessage[]) => {
@@ -137,8 +141,9 @@ export class SqliteMessageStore implements MessageStore {
     this.ackTx(acks);
   }
 
-  async prune(deliveredBefore: number, undeliveredBefore: number): Promise<number> {
-    return this.stmt.prune.run(undeliveredBefore, deliveredBefore).changes;
+  async prune(deliveredBefore: number, undeliveredBefore: number, limit: number): Promise<number> {
+    const before = Math.max(deliveredBefore, undeliveredBefore);
+    return this.stmt.prune.run(before, undeliveredBefore, deliveredBefore, limit).changes;
   }
 
   async close(): Promise<void> {
