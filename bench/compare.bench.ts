@@ -72,9 +72,11 @@ async function main(): Promise<void> {
     if (skipped) process.stderr.write(`${SYSTEMS[name].label}: skipped: ${skipped}\n`);
     else runnable.push(name);
   }
-  const pinning = PINNED
-    ? 'Server pinned to CPU 1, load generator (and orchestrator) to CPU 0 with taskset'
-    : 'One CPU: server and generator unpinned, sharing it';
+  const pinning =
+    (PINNED
+      ? 'Server pinned to CPU 1, load generator (and orchestrator) to CPU 0 with taskset'
+      : 'One CPU: server and generator unpinned, sharing it') +
+    `; Node.js servers run with ${opts.serverNodeFlags.join(' ') || 'no extra flags'}`;
   if (runnable.some((n) => n.startsWith('longlink'))) await snapshotLonglink();
   const progress = new Progress(estimate(opts, runnable), opts.progress);
   const pool = new GeneratorPool();

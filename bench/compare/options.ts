@@ -35,6 +35,8 @@ export interface BenchOptions {
   quietWaitSeconds: number;
   out: string;
   progress: boolean;
+  /** V8/Node flags for every Node.js server (longlink, relay, Aedes, Socket.IO). */
+  serverNodeFlags: string[];
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -60,6 +62,7 @@ export const USAGE = `npm run bench -- [options]
   --gen-procs N           generator processes for throughput and latency (1)
   --out DIR               where latest.{json,md,svg} go (bench/results)
   --quiet-wait S          before each measurement, wait up to S s for other processes to calm down (3; 0 with --quick)
+  --server-node-flags=F   flags for every Node.js server, space-separated (none)
   --no-progress           no progress bar`;
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -88,6 +91,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       'gen-procs': { type: 'string' },
       'quiet-wait': { type: 'string' },
       out: { type: 'string' },
+      'server-node-flags': { type: 'string' },
       'no-progress': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -134,5 +138,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     quietWaitSeconds: num(values['quiet-wait'], 3, 0),
     out: values.out ?? 'bench/results',
     progress: !values['no-progress'],
+    serverNodeFlags: (values['server-node-flags'] ?? '').split(' ').filter(Boolean),
   };
 }

@@ -90,6 +90,8 @@ export interface StartOptions {
   heapProbe: boolean;
   /** Open files wanted; the hard limit caps it. */
   wantFds: number;
+  /** Flags for Node.js servers (BenchOptions.serverNodeFlags). */
+  nodeFlags: string[];
 }
 
 export interface FdLimit {
@@ -337,7 +339,10 @@ export async function startServer(system: SystemInfo, opts: StartOptions): Promi
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `bench-${system.name}-`));
   const heapSocket = opts.heapProbe && system.node ? join(dir, 'heap.sock') : null;
-  const nodeFlags = heapSocket ? ['--expose-gc', '--import', HEAP_PROBE] : [];
+  const nodeFlags = [
+    ...opts.nodeFlags,
+    ...(heapSocket ? ['--expose-gc', '--import', HEAP_PROBE] : []),
+  ];
   const env: Record<string, string> = heapSocket ? { BENCH_HEAP_SOCKET: heapSocket } : {};
   const node = process.execPath;
   let argv: string[];

@@ -60,7 +60,12 @@ export async function runLatency(
     opts.maxInFlight,
     system.protocol === 'mqtt' ? MQTT_MAX_IN_FLIGHT : Infinity,
   );
-  const server = await startServer(system, { heartbeatMs: 30000, heapProbe: false, wantFds: 4096 });
+  const server = await startServer(system, {
+    heartbeatMs: 30000,
+    heapProbe: false,
+    wantFds: 4096,
+    nodeFlags: opts.serverNodeFlags,
+  });
   const points: LatencyPoint[] = [];
   try {
     await pool.all({ cmd: 'driver', protocol: system.protocol, port: server.port }, procs);

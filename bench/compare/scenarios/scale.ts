@@ -90,6 +90,7 @@ export async function runScale(ctx: BenchContext, system: SystemInfo): Promise<S
     heartbeatMs: opts.heartbeatMs,
     heapProbe: true,
     wantFds: want + 1000,
+    nodeFlags: opts.serverNodeFlags,
   });
   const errors: string[] = [];
   try {

@@ -62,6 +62,7 @@ export async function runThroughput(
     heartbeatMs: 30000,
     heapProbe: false,
     wantFds: 4096,
+    nodeFlags: opts.serverNodeFlags,
   });
   try {
     await pool.all({ cmd: 'driver', protocol: system.protocol, port: server.port }, procs);
