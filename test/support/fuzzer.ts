@@ -821,6 +821,14 @@ export interface FuzzOptions {
   timeLimitMs?: number;
   /** Overrides of the relative weights of frame kinds (0 disables a kind). */
   weights?: Partial<Record<FrameKind, number>>;
+  /**
+   * The gateway keeps its abuse limits (rate limit, connect-rate cap, failed-login ban):
+   * a connection closed before the server sent a byte was refused at accept, and
+   * ERROR ip-banned with seq 0 (a ban closing the address's other connections) is
+   * expected. Neither is then a failure. Off by default: with the limits lifted both
+   * would be bugs.
+   */
+  limitsApply?: boolean;
 }
 
 export interface FuzzProgress {
@@ -1217,7 +1225,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
             fail(`ERROR internal-error answered a client frame (${body.message})`, frame);
           }
           if (a.seq === 0 && !frame) {
-            if (expectedFatal === null && inSync) {
+            if (options.limitsApply && code === 'ip-banned') {
+              // The address was banned meanwhile: its connections not logged in are closed.
+            } else if (expectedFatal === null && inSync) {
               fail(
                 `ERROR ${code} seq 0 (stream declared broken) though every frame was well-formed`,
               );
@@ -1363,7 +1373,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           } else {
             const fatal = conn.answers.some((a) => a.op === Op.ERROR && a.seq === 0);
             const kicked = conn.answers.some((a) => a.op === Op.KICK);
-            if (!fatal && !kicked) {
+            if (!fatal && !kicked && options.limitsApply && conn.received === 0) {
+              bump(report.closes, 'refused-at-accept');
+            } else if (!fatal && !kicked) {
               fail(
                 `closed without ERROR ${ending.code} after a broken header`,
                 sent[sent.length - 1],

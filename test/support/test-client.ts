@@ -47,9 +47,10 @@ export class TestClient {
     );
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<TestClient> {
+  /** `localAddress`: the source address (any of 127.0.0.0/8 on Linux), for per-IP limits. */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<TestClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host, noDelay: true });
+      const socket = connect({ port, host, localAddress, noDelay: true });
       socket.once('connect', () => resolve(new TestClient(socket)));
       socket.once('error', reject);
     });

@@ -1,0 +1,142 @@
+/**
+ * The phases of `npm run abuse`, in the order they run, and the messages the
+ * orchestrator (abuse.ts) and the attacker process (attacker.ts) exchange.
+ */
+
+export const PHASES = [
+  'baseline',
+  'pdu-flood',
+  'connection-flood',
+  'slowloris',
+  'failed-logins',
+  'forged-tokens',
+  'never-reads',
+  'oversized-frames',
+  'spoofed-sender',
+  'fuzz',
+  'baseline-after',
+] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+/** One line per phase for the report: what the attacker does. */
+export const PHASE_DESCRIPTIONS: Record<PhaseName, string> = {
+  baseline: 'no attack: the bystanders alone (the reference)',
+  'pdu-flood':
+    'logged-in SEND floods and not-logged-in HEARTBEAT floods far over the packet rate limit, reconnecting when kicked',
+  'connection-flood':
+    'connects from one IP as fast as it can, holding every admitted connection open',
+  slowloris:
+    'thousands of never-login connections (silent, sending whole HEARTBEATs, or a LOGIN one byte a second) from many IPs, and logged-in ones dribbling a frame that never completes',
+  'failed-logins':
+    'token guessing: LOGINs with forged tokens from several connections per IP until banned, then reconnecting',
+  'forged-tokens':
+    'LOGINs with tokens signed with another secret, expired, unsigned (alg none), tampered, without exp, garbage, or over 8192 characters',
+  'never-reads':
+    'a logged-in client that never reads while messages of 60 KB are sent to it and it pipelines HEARTBEATs',
+  'oversized-frames':
+    'frames announcing more than server.maxFrameBytes, before and after login, with their bodies streamed',
+  'spoofed-sender':
+    'SENDs to the bystanders naming the bystander sender in from/uid/sender and reusing its clientMsgIds',
+  fuzz: 'the protocol fuzzer (test/support/fuzzer.ts), from several addresses, with the shipped limits',
+  'baseline-after': 'no attack: did the gateway recover (compared with the first baseline)',
+};
+
+/** The spoofing SENDs carry this in their content, so the bystander recipients can tell them apart. */
+export const SPOOF_MARK = 'spoofed-by-mallory';
+/** The account the spoofing attacker owns. */
+export const SPOOFER = 'mallory';
+
+/**
+ * Each attack has its own source addresses, 127.0.<block>.x (block + 100 × attempt
+ * when a phase is run again): a ban or a cap earned in one phase (bans last
+ * failedLoginBanMs, 5 min) must not leak into the next.
+ */
+export const ADDRESS_BLOCK: Record<PhaseName, number> = {
+  baseline: 0,
+  'pdu-flood': 11,
+  'connection-flood': 12,
+  slowloris: 13,
+  'failed-logins': 14,
+  'forged-tokens': 15,
+  'never-reads': 16,
+  'oversized-frames': 17,
+  'spoofed-sender': 18,
+  fuzz: 19,
+  'baseline-after': 0,
+};
+
+/** The gateway limits the attacks are shaped by (the shipped defaults in a normal run). */
+export interface GatewayLimits {
+  maxFrameBytes: number;
+  maxWriteBufferBytes: number;
+  loginTimeoutMs: number;
+  maxConnectionsPerIp: number;
+  maxConnectsPerIpPerWindow: number;
+  connectRateWindowMs: number;
+  maxFailedLogins: number;
+  failedLoginBanMs: number;
+  heartbeatTimeoutMs: number;
+  heartbeatSweepMs: number;
+  rateIntervalMs: number;
+  maxPackets: number;
+  kickPackets: number;
+  pushWindow: number;
+  ackTimeoutMs: number;
+}
+
+/** What the attacker reports for one phase. */
+export interface AttackResult {
+  phase: PhaseName;
+  /** Names a result that is not the phase's own (offenders checked at the end of the run). */
+  label?: string;
+  /** Connections the attacker opened (or tried to). */
+  connects: number;
+  /** How its connections ended, as it saw them: `KICK rate-limited`, `refused at accept`, … */
+  outcomes: Record<string, number>;
+  /** ERROR codes it received. */
+  errors: Record<string, number>;
+  /** Connections that could not even be opened, by error code. */
+  connectErrors: Record<string, number>;
+  /** Requests of the attacker the gateway served (replies). */
+  replies: number;
+  /** One line: what stopped the offender. */
+  stoppedBy: string;
+  notes: string[];
+  /** Ways the offender was NOT stopped as documented: each fails the phase. */
+  failures: string[];
+}
+
+export interface InitMessage {
+  type: 'init';
+  port: number;
+  secret: string;
+  limits: GatewayLimits;
+  /** Users the bystanders log in as: [sender, recipient] per pair. */
+  bystanderPairs: [string, string][];
+  /** How a bystander sender names its clientMsgIds: `${prefix}${n}`. */
+  clientMsgIdPrefixes: string[];
+  seed: number;
+  slowConnections: number;
+  dribblers: number;
+}
+
+export interface RunMessage {
+  type: 'run';
+  phase: PhaseName;
+  seconds: number;
+  /** 0, then 1, 2… when a phase is run again: fresh addresses and accounts (bans last 5 min). */
+  attempt: number;
+}
+
+export interface FinishMessage {
+  type: 'finish';
+}
+
+export type ToAttacker = InitMessage | RunMessage | FinishMessage;
+
+export type FromAttacker =
+  | { type: 'ready' }
+  | { type: 'result'; result: AttackResult }
+  /** Answers `finish`: checks of offenders left running across phases (logged-in dribblers). */
+  | { type: 'finished'; results: AttackResult[] }
+  | { type: 'error'; message: string };
