@@ -204,6 +204,16 @@ describe('abuse: repeated failed logins', () => {
       expect((await t.probe.request(Op.HEARTBEAT)).op).toBe((Op.HEARTBEAT | REPLY_FLAG) >>> 0);
     });
 
+    it('counts malformed LOGINs (oversized, missing or non-string tokens) as failures too', async () => {
+      const c = await open('127.0.0.8');
+      const codes: (string | undefined)[] = [];
+      for (const token of ['x'.repeat(9000), undefined, 42]) {
+        codes.push((await c.login(token as string))?.code);
+      }
+      expect(codes).toEqual(['bad-request', 'bad-request', 'ip-banned']);
+      await expectRefusedAtAccept(t.gw, '127.0.0.8');
+    });
+
     it('stops a storm of guesses from many connections of one IP at the ban, while the bystander is served', async () => {
       t.probe.startBackground(10);
       const CONNECTIONS = 30;

@@ -1,4 +1,4 @@
-import { Controller, Inject, UsePipes } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import { LONGLINK_CONFIG } from '../config/config.constants.js';
 import { LonglinkConfig } from '../config/longlink-config.js';
@@ -13,10 +13,14 @@ import { Op } from '../transport/ops.js';
 import { AuthService } from './auth.service.js';
 import { LoginDto, LoginReply } from './login.dto.js';
 
+const LOGIN_BODY = { type: 'body', metatype: LoginDto } as const;
+
 /** LOGIN and LOGOUT PDUs. */
 @Controller()
-@UsePipes(LonglinkValidationPipe)
 export class LoginController {
+  /** Applied in the handler, not as a pipe: a malformed LOGIN is a failed login too. */
+  private readonly validation = new LonglinkValidationPipe();
+
   constructor(
     private readonly auth: AuthService,
     private readonly access: AccessListService,
@@ -26,26 +30,18 @@ export class LoginController {
   ) {}
 
   @MessagePattern('login', { op: Op.LOGIN, public: true })
-  async login(@Payload() body: LoginDto, @Ctx() ctx: LonglinkContext): Promise<LoginReply> {
+  async login(@Payload() payload: unknown, @Ctx() ctx: LonglinkContext): Promise<LoginReply> {
     const conn = ctx.getConnection();
-    if (this.throttle.isBanned(conn.remoteAddress)) {
-      throw new LonglinkException(
-        ErrorCode.IpBanned,
-        'too many failed logins from this address',
-        true,
-      );
-    }
+    if (this.throttle.isBanned(conn.remoteAddress)) throw ipBanned();
+    let body: LoginDto;
     let uid: string;
     try {
+      // Oversized or malformed tokens count like forged ones: otherwise they cost
+      // a parse and a validation each, for ever, without a ban.
+      body = (await this.validation.transform(payload, LOGIN_BODY)) as LoginDto;
       uid = await this.auth.verify(body.token);
     } catch (err) {
-      if (this.throttle.recordFailure(conn)) {
-        throw new LonglinkException(
-          ErrorCode.IpBanned,
-          'too many failed logins from this address',
-          true,
-        );
-      }
+      if (this.throttle.recordFailure(conn)) throw ipBanned();
       throw err;
     }
     this.access.assertUserAllowed(uid);
@@ -66,4 +62,12 @@ export class LoginController {
     // The reply is queued first; end() flushes it, then closes.
     setImmediate(() => conn.end(KickReason.Logout));
   }
+}
+
+function ipBanned(): LonglinkException {
+  return new LonglinkException(
+    ErrorCode.IpBanned,
+    'too many failed logins from this address',
+    true,
+  );
 }
