@@ -33,6 +33,7 @@ export function createLonglinkServer(config: LonglinkConfig): LonglinkServer {
     loginTimeoutMs: server.loginTimeoutMs,
     heartbeatTimeoutMs: heartbeat.timeoutMs,
     sweepIntervalMs: heartbeat.sweepIntervalMs,
+    maxKicksPerTurn: heartbeat.maxKicksPerTurn,
     drainTimeoutMs: server.drainTimeoutMs,
     reconnectAfterMs: server.reconnectAfterMs,
     reconnectJitterMs: server.reconnectJitterMs,

@@ -56,9 +56,9 @@ class Flooder {
     );
   }
 
-  static open(port: number): Promise<Flooder> {
+  static open(port: number, localAddress?: string): Promise<Flooder> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host: '127.0.0.1', noDelay: true });
+      const socket = connect({ port, host: '127.0.0.1', localAddress, noDelay: true });
       socket.once('connect', () => resolve(new Flooder(socket)));
       socket.once('error', reject);
     });
@@ -219,4 +219,34 @@ describe('abuse: PDU flood far over the rate limit', () => {
       for (const a of attackers) a.socket.destroy();
     }
   }, 120_000);
+});
+
+describe('abuse: a flooder reconnecting for a fresh budget', () => {
+  it('bans its IP at accept after rateLimit.maxKicksPerIp kicks; other IPs are served', async () => {
+    const gw = await startGateway({
+      rateLimit: { maxKicksPerIp: 3, kickWindowMs: 10_000, kickBanMs: 60_000 },
+    });
+    try {
+      const flood = Buffer.concat(
+        Array.from({ length: 1000 }, (_, i) => encodeFrame(Op.HEARTBEAT, i + 1)),
+      );
+      const floodOnce = async () => {
+        const f = await Flooder.open(gw.port, '127.0.0.21');
+        f.socket.write(flood);
+        await f.done;
+        return f;
+      };
+      const kicks: (string | undefined)[] = [];
+      for (let i = 0; i < 3; i++) kicks.push((await floodOnce()).kick);
+      expect(kicks).toEqual(['rate-limited', 'rate-limited', 'rate-limited']);
+      // The third kick banned the address: the next connection is closed at accept, unanswered.
+      expect((await floodOnce()).received).toEqual([]);
+      const other = await Flooder.open(gw.port, '127.0.0.22');
+      other.socket.write(encodeFrame(Op.HEARTBEAT, 1));
+      await until(() => other.replies === 1, 'a HEARTBEAT reply from another address');
+      other.socket.destroy();
+    } finally {
+      await gw.close();
+    }
+  });
 });

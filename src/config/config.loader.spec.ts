@@ -56,6 +56,7 @@ describe('loadConfig', () => {
         intervalMs: 30000,
         timeoutMs: 90000,
         sweepIntervalMs: 1000,
+        maxKicksPerTurn: 256,
       });
       expect(config.auth).toEqual({
         jwtSecret: DEV_JWT_SECRET,
@@ -65,7 +66,14 @@ describe('loadConfig', () => {
         failedLoginWindowMs: 60000,
         failedLoginBanMs: 300000,
       });
-      expect(config.rateLimit).toEqual({ intervalMs: 1000, maxPackets: 200, kickPackets: 400 });
+      expect(config.rateLimit).toEqual({
+        intervalMs: 1000,
+        maxPackets: 200,
+        kickPackets: 400,
+        maxKicksPerIp: 5,
+        kickWindowMs: 60_000,
+        kickBanMs: 300_000,
+      });
       expect(config.log.level).toBe('log');
     });
 
@@ -178,6 +186,7 @@ describe('loadConfig', () => {
         intervalMs: 30000,
         timeoutMs: 45000,
         sweepIntervalMs: 1000,
+        maxKicksPerTurn: 256,
       });
     });
   });

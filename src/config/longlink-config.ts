@@ -134,6 +134,7 @@ const heartbeatSchema = z
     intervalMs: durationMs.default(30000),
     timeoutMs: durationMs.nullable().default(null),
     sweepIntervalMs: durationMs.default(1000),
+    maxKicksPerTurn: positiveInteger.default(256),
   })
   .superRefine((h, ctx) => {
     const timeoutMs = h.timeoutMs ?? 3 * h.intervalMs;
@@ -169,6 +170,9 @@ const rateLimitSchema = z
     intervalMs: durationMs.default(1000),
     maxPackets: positiveInteger.default(200),
     kickPackets: positiveInteger.default(400),
+    maxKicksPerIp: positiveInteger.default(5),
+    kickWindowMs: durationMs.default(60_000),
+    kickBanMs: durationMs.default(300_000),
   })
   .superRefine((r, ctx) => {
     // Kicking below the warning threshold would skip the ERROR stage entirely.

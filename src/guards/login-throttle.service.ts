@@ -5,6 +5,7 @@ import { LonglinkConnection } from '../transport/connection.js';
 import { LonglinkServer } from '../transport/longlink.server.js';
 import { ErrorCode } from '../transport/error-codes.js';
 import { AccessListService } from './access-list.service.js';
+import { StrikeCounter } from './strike-counter.js';
 
 /**
  * Counts failed logins per IP; past maxFailedLogins within failedLoginWindowMs
@@ -14,13 +15,15 @@ import { AccessListService } from './access-list.service.js';
 @Injectable()
 export class LoginThrottleService {
   private readonly logger = new Logger('LoginThrottle');
-  private failures = new Map<string, { count: number; since: number }>();
+  private readonly failures: StrikeCounter;
 
   constructor(
     private readonly access: AccessListService,
     private readonly server: LonglinkServer,
     @Inject(LONGLINK_CONFIG) private readonly config: LonglinkConfig,
-  ) {}
+  ) {
+    this.failures = new StrikeCounter(config.auth.maxFailedLogins, config.auth.failedLoginWindowMs);
+  }
 
   isBanned(address: string): boolean {
     return this.access.isBanned(address);
@@ -32,15 +35,8 @@ export class LoginThrottleService {
    */
   recordFailure(conn: LonglinkConnection, now = Date.now()): boolean {
     const address = conn.remoteAddress;
-    const { maxFailedLogins, failedLoginWindowMs, failedLoginBanMs } = this.config.auth;
-    let entry = this.failures.get(address);
-    if (!entry || now - entry.since >= failedLoginWindowMs) {
-      entry = { count: 0, since: now };
-      this.failures.set(address, entry);
-      this.forgetOld(now, failedLoginWindowMs);
-    }
-    if (++entry.count < maxFailedLogins) return false;
-    this.failures.delete(address);
+    const { maxFailedLogins, failedLoginBanMs } = this.config.auth;
+    if (!this.failures.record(address, now)) return false;
     this.access.ban(address, now + failedLoginBanMs);
     // Connections opened before the ban would otherwise keep guessing: close the ones not logged in.
     this.server.forEachConnection((other) => {
@@ -49,16 +45,8 @@ export class LoginThrottleService {
       }
     });
     this.logger.warn(
-      `banned ${address} for ${failedLoginBanMs} ms after ${entry.count} failed logins`,
+      `banned ${address} for ${failedLoginBanMs} ms after ${maxFailedLogins} failed logins`,
     );
     return true;
-  }
-
-  /** Drops windows that ended, so an address space scan cannot grow the map without bound. */
-  private forgetOld(now: number, windowMs: number): void {
-    if (this.failures.size < 1024) return;
-    for (const [address, entry] of this.failures) {
-      if (now - entry.since >= windowMs) this.failures.delete(address);
-    }
   }
 }

@@ -1,10 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LONGLINK_CONFIG } from '../config/config.constants.js';
 import { LonglinkConfig } from '../config/longlink-config.js';
 import { LonglinkConnection } from '../transport/connection.js';
 import { ErrorCode, KickReason } from '../transport/error-codes.js';
 import { Op } from '../transport/ops.js';
 import { TransportHooks } from '../transport/transport-hooks.js';
+import { AccessListService } from './access-list.service.js';
+import { StrikeCounter } from './strike-counter.js';
 
 const RATE_LIMITED_BODY = JSON.stringify({
   code: ErrorCode.RateLimited,
@@ -16,19 +18,30 @@ const RATE_LIMITED_BODY = JSON.stringify({
  * rateStatInterval). It runs in the transport, before parsing, because every
  * frame counts: frames no handler claims and frames a flood would make Nest
  * parse. Over maxPackets: ERROR rate-limited; over kickPackets: KICK and close.
+ * An IP whose connections are kicked maxKicksPerIp times within kickWindowMs is
+ * banned for kickBanMs: the budget is per connection, and a flooder reconnecting
+ * for a fresh one got ~400 frames handled per connect.
  */
 @Injectable()
 export class PacketRateHook implements TransportHooks {
   private readonly intervalMs: number;
   private readonly maxPackets: number;
   private readonly kickPackets: number;
+  private readonly kickBanMs: number;
+  private readonly kicks: StrikeCounter;
+  private readonly logger = new Logger('PacketRate');
 
-  constructor(@Inject(LONGLINK_CONFIG) config: LonglinkConfig) {
+  constructor(
+    private readonly access: AccessListService,
+    @Inject(LONGLINK_CONFIG) config: LonglinkConfig,
+  ) {
     ({
       intervalMs: this.intervalMs,
       maxPackets: this.maxPackets,
       kickPackets: this.kickPackets,
+      kickBanMs: this.kickBanMs,
     } = config.rateLimit);
+    this.kicks = new StrikeCounter(config.rateLimit.maxKicksPerIp, config.rateLimit.kickWindowMs);
   }
 
   onFrame(conn: LonglinkConnection, _op: number, seq: number, now: number): boolean {
@@ -38,8 +51,19 @@ export class PacketRateHook implements TransportHooks {
     }
     const n = ++conn.packets;
     if (n <= this.maxPackets) return true;
-    if (n > this.kickPackets) conn.kick(KickReason.RateLimited, 'packet rate far over the limit');
-    else conn.send(Op.ERROR, seq, RATE_LIMITED_BODY);
+    if (n <= this.kickPackets) {
+      conn.send(Op.ERROR, seq, RATE_LIMITED_BODY);
+      return false;
+    }
+    // Frames after the kick in the same read land here too: count the connection once.
+    if (!conn.isOpen) return false;
+    conn.kick(KickReason.RateLimited, 'packet rate far over the limit');
+    if (this.kicks.record(conn.remoteAddress, now)) {
+      this.access.ban(conn.remoteAddress, now + this.kickBanMs);
+      this.logger.warn(
+        `banned ${conn.remoteAddress} for ${this.kickBanMs} ms after repeated floods`,
+      );
+    }
     return false;
   }
 }

@@ -52,6 +52,40 @@ function expiryTime(
 }
 
 describe('IdleWheel', () => {
+  describe('at most maxExpiresPerTurn expiries per turn', () => {
+    const nextTurn = () => new Promise((r) => setImmediate(r));
+
+    it('expires the rest in later turns, skipping entries removed or refreshed meanwhile', async () => {
+      const expired: Entry[] = [];
+      const w = new IdleWheel<Entry>(TICK, HORIZON, (e) => expired.push(e), 0, 2);
+      const entries = ['a', 'b', 'c', 'd', 'e', 'f'].map((name) => new Entry(50, name));
+      for (const e of entries) w.add(e);
+      w.advance(100);
+      expect(expired.map((e) => e.name)).toEqual(['a', 'b']);
+      w.remove(entries[2]); // c closed by itself
+      entries[3].due = 10_000; // d received a frame
+      await nextTurn();
+      expect(expired.map((e) => e.name)).toEqual(['a', 'b', 'e', 'f']);
+      // d went back on the wheel with its new deadline; c is gone.
+      expect(w.size).toBe(1);
+      w.advance(9_900);
+      expect(expired.map((e) => e.name)).not.toContain('d');
+      w.advance(10_100);
+      expect(expired.map((e) => e.name)).toEqual(['a', 'b', 'e', 'f', 'd']);
+      w.stop();
+    });
+
+    it('drops what is still queued when stopped', async () => {
+      const expired: Entry[] = [];
+      const w = new IdleWheel<Entry>(TICK, HORIZON, (e) => expired.push(e), 0, 1);
+      for (let i = 0; i < 5; i++) w.add(new Entry(50));
+      w.advance(100);
+      w.stop();
+      await nextTurn();
+      expect(expired).toHaveLength(1);
+    });
+  });
+
   it('does not expire an entry before its deadline', () => {
     const { w, expired } = wheel();
     w.add(new Entry(250));

@@ -24,6 +24,8 @@ export interface LonglinkServerOptions extends ConnectionLimits {
   port: number;
   /** Granularity of the idle/login deadline sweep. */
   sweepIntervalMs: number;
+  /** Idle/login-timeout kicks per event-loop turn (a mass expiry is spread over turns). */
+  maxKicksPerTurn: number;
   /** Nesting levels allowed in a JSON body. */
   maxJsonDepth: number;
   /** At close: how long in-flight requests may take before connections are closed. */
@@ -89,6 +91,8 @@ export class LonglinkServer
       options.sweepIntervalMs,
       Math.max(options.heartbeatTimeoutMs, options.loginTimeoutMs),
       (conn) => this.expire(conn),
+      Date.now(),
+      options.maxKicksPerTurn,
     );
   }
 

@@ -29,6 +29,8 @@ export async function startGateway(
       // connect-rate cap and the failed-login ban are tested where a spec sets them.
       server: { port: 0, maxConnectsPerIpPerWindow: 100000, ...overrides.server },
       auth: { maxFailedLogins: 100000, ...overrides.auth },
+      // Likewise the ban of an IP whose connections keep being kicked for flooding.
+      rateLimit: { maxKicksPerIp: 100000, ...overrides.rateLimit },
       // Each gateway gets its own store: memory unless a spec asks for SQLite (with its own dataDir).
       messaging: { store: 'memory', ...overrides.messaging },
       log: { level: 'error', ...overrides.log },
