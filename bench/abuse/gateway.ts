@@ -1,12 +1,11 @@
 import { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.loader';
 import { sleep } from '../../test/support/wait';
-import { launchServer, stopServer, waitForPort } from '../support/process';
+import { freePort, launchServer, stopServer, waitForPort } from '../support/process';
 import { GatewayLimits } from './phases';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -76,17 +75,6 @@ function readLoopFile(file: string): (LoopDelay & { seq: number }) | undefined {
   } catch {
     return undefined;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** `node [nodeFlags] dist/main.js` on CPU 1 (when there are two cores), memory store, shipped limits. */

@@ -17,11 +17,11 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { PINNED, cpuMicros, waitForPort } from '../support/process';
+import { PINNED, cpuMicros, freePort, waitForPort } from '../support/process';
 import { Protocol } from './drivers/driver';
 
 const ROOT = join(__dirname, '..', '..');
@@ -225,17 +225,6 @@ export function readFdLimit(limitsFile: string): FdLimit {
     .find((l) => l.startsWith('Max open files'));
   const [soft, hard] = (line ?? '').trim().split(/\s+/).slice(3, 5).map(Number);
   return { soft, hard };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export function mosquittoPath(): string | null {

@@ -26,11 +26,12 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mintToken } from '../../src/auth/token.factory';
+import { freePort } from '../support/process';
 import {
   FuzzReport,
   HeartbeatProbe,
@@ -78,17 +79,6 @@ function integer(name: string, value: string | undefined, fallback: number): num
   if (!Number.isSafeInteger(n) || n < 0)
     fail(`--${name} must be a non-negative integer (got ${value})`);
   return n;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function canConnect(port: number, host: string): Promise<boolean> {

@@ -1,6 +1,8 @@
-import { Socket, connect } from 'node:net';
+import { Socket } from 'node:net';
 import { FrameDecoder, FrameError, encodeJsonFrame } from '../../src/transport/frame.codec';
 import { Op, REPLY_FLAG } from '../../src/transport/ops';
+import { OpenSocketOptions, openSocket } from './open-socket';
+import { sleep } from './wait';
 
 /** One frame the server sent, reduced to what an attacker tallies. */
 export interface AttackAnswer {
@@ -10,11 +12,7 @@ export interface AttackAnswer {
   code?: string;
 }
 
-export interface AttackOpenOptions {
-  port: number;
-  host?: string;
-  /** Source address: any of 127.0.0.0/8 on Linux, so per-IP limits hit only this attacker. */
-  localAddress?: string;
+export interface AttackOpenOptions extends OpenSocketOptions {
   timeoutMs?: number;
 }
 
@@ -70,30 +68,8 @@ export class AttackClient {
   }
 
   /** Connects; rejects on a connect error or timeout (a refused-at-accept socket still connects). */
-  static open(options: AttackOpenOptions): Promise<AttackClient> {
-    const timeoutMs = options.timeoutMs ?? 5000;
-    return new Promise((resolve, reject) => {
-      const socket = connect({
-        port: options.port,
-        host: options.host ?? '127.0.0.1',
-        localAddress: options.localAddress,
-        noDelay: true,
-      });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`connect timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.off('error', onError);
-        resolve(new AttackClient(socket));
-      });
-      const onError = (err: Error) => {
-        clearTimeout(timer);
-        reject(err);
-      };
-      socket.once('error', onError);
-    });
+  static async open(options: AttackOpenOptions): Promise<AttackClient> {
+    return new AttackClient(await openSocket(options, options.timeoutMs ?? 5000));
   }
 
   get closed(): boolean {
@@ -231,6 +207,17 @@ export class AttackTally {
     this.replies += client.replies;
     this.maxReplies = Math.max(this.maxReplies, client.replies);
     if (client.loggedIn) this.logins++;
+  }
+
+  /** Opens an attacking connection; a connect error is counted, and after a short pause gives undefined. */
+  async open(options: AttackOpenOptions): Promise<AttackClient | undefined> {
+    try {
+      return await AttackClient.open(options);
+    } catch (err) {
+      this.connectError(err);
+      await sleep(10);
+      return undefined;
+    }
   }
 
   connectError(err: unknown): void {

@@ -8,6 +8,7 @@ import {
   encodeFrame,
 } from '../../src/transport/frame.codec';
 import { Op, REPLY_FLAG } from '../../src/transport/ops';
+import { openSocket } from './open-socket';
 import { sleep } from './wait';
 
 /**
@@ -1029,31 +1030,6 @@ class FuzzSocket {
       });
     }
   }
-}
-
-function openSocket(options: FuzzOptions, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({
-      port: options.port,
-      host: options.host ?? '127.0.0.1',
-      localAddress: options.localAddress,
-      noDelay: true,
-    });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`connect timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.off('error', onError);
-      resolve(socket);
-    });
-    const onError = (err: Error) => {
-      clearTimeout(timer);
-      reject(err);
-    };
-    socket.once('error', onError);
-  });
 }
 
 /** Sentinel seqs live in their own range, so they never collide with generated ones. */

@@ -12,14 +12,8 @@ async function admitted(
   localAddress: string,
   tally: AttackTally,
 ): Promise<AttackClient | undefined> {
-  let client: AttackClient;
-  try {
-    client = await AttackClient.open({ port: ctx.port, localAddress });
-  } catch (err) {
-    tally.connectError(err);
-    await sleep(10);
-    return undefined;
-  }
+  const client = await tally.open({ port: ctx.port, localAddress });
+  if (!client) return undefined;
   const answer = await client.request(Op.HEARTBEAT, undefined, 3000);
   if (answer?.op === HEARTBEAT_REPLY) return client;
   client.destroy();

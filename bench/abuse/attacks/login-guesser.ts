@@ -1,4 +1,4 @@
-import { AttackClient, AttackTally } from '../../../test/support/attack-client';
+import { AttackTally } from '../../../test/support/attack-client';
 import { sleep } from '../../../test/support/wait';
 import { AttackContext, describeCounts } from './context';
 
@@ -16,14 +16,8 @@ export async function guessUntilClosed(
   tally: AttackTally,
   stopAt: number,
 ): Promise<void> {
-  let client: AttackClient;
-  try {
-    client = await AttackClient.open({ port: ctx.port, localAddress: from });
-  } catch (err) {
-    tally.connectError(err);
-    await sleep(10);
-    return;
-  }
+  const client = await tally.open({ port: ctx.port, localAddress: from });
+  if (!client) return;
   while (!client.closed && !client.loggedIn && Date.now() < stopAt) {
     if ((await client.login(token(), 3000)) === undefined) break;
   }

@@ -1,6 +1,6 @@
 import { MsgOp } from '../../../src/messaging/messaging.ops';
 import { HEADER_BYTES, encodeFrame, writeHeader } from '../../../src/transport/frame.codec';
-import { AttackClient, AttackTally } from '../../../test/support/attack-client';
+import { AttackTally } from '../../../test/support/attack-client';
 import { sleep } from '../../../test/support/wait';
 import { Attack, lanes, resultOf, unexpectedOutcomes } from './context';
 
@@ -38,13 +38,8 @@ export const oversizedFrames: Attack = async (ctx) => {
     { loggedIn: true, bytes: announcing(16 * 1024 * 1024, 64 * 1024) },
   ];
   await lanes(LANES, stopAt, async (k, life) => {
-    let client: AttackClient;
-    try {
-      client = await AttackClient.open({ port: ctx.port, localAddress: from });
-    } catch (err) {
-      tally.connectError(err);
-      return sleep(10);
-    }
+    const client = await tally.open({ port: ctx.port, localAddress: from });
+    if (!client) return;
     const variant = variants[life % variants.length];
     if (variant.loggedIn) await client.login(await ctx.token(`oversize-${k}`));
     // Streamed in pieces, as a client uploading a large frame would.

@@ -44,13 +44,8 @@ export const pduFlood: Attack = async (ctx) => {
 
   await Promise.all([
     lanes(SEND_LANES, stopAt, async (k, life) => {
-      let client: AttackClient;
-      try {
-        client = await AttackClient.open({ port: ctx.port, localAddress: from });
-      } catch (err) {
-        tally.connectError(err);
-        return sleep(10);
-      }
+      const client = await tally.open({ port: ctx.port, localAddress: from });
+      if (!client) return;
       await client.login(await ctx.token(`flooder-${k}`));
       if (client.loggedIn) {
         let n = 0;
@@ -75,13 +70,8 @@ export const pduFlood: Attack = async (ctx) => {
       if (client.outcome === 'refused at accept') await sleep(REFUSED_BACKOFF_MS);
     }),
     lanes(HEARTBEAT_LANES, stopAt, async () => {
-      let client: AttackClient;
-      try {
-        client = await AttackClient.open({ port: ctx.port, localAddress: from });
-      } catch (err) {
-        tally.connectError(err);
-        return sleep(10);
-      }
+      const client = await tally.open({ port: ctx.port, localAddress: from });
+      if (!client) return;
       await flood(client, () => heartbeats);
       if (client.replies > ctx.limits.maxPackets) overServed++;
       tally.add(client);
