@@ -4,6 +4,7 @@ import { AppModule } from './app.module.js';
 import { ConfigError } from './config/config.error.js';
 import { loadConfig } from './config/config.loader.js';
 import { createGateway } from './gateway.factory.js';
+import { lowerHelperThreads, shouldLowerHelperThreads } from './runtime/helper-threads.js';
 
 async function bootstrap(): Promise<void> {
   let config;
@@ -18,6 +19,12 @@ async function bootstrap(): Promise<void> {
   }
   const { app } = await createGateway({ config, imports: [AppModule] });
   await app.listen();
+  if (shouldLowerHelperThreads(config.server.helperThreadPriority)) {
+    const n = lowerHelperThreads();
+    new Logger('longlink').log(
+      `${n} helper threads lowered to nice 19 (server.helperThreadPriority)`,
+    );
+  }
   // Graceful drain on SIGTERM/SIGINT, then exit 0; a second signal or a stuck drain forces exit.
   const drainLimitMs = config.server.drainTimeoutMs + 5000;
   let stopping = false;

@@ -48,6 +48,7 @@ describe('loadConfig', () => {
         connectRateWindowMs: 1000,
         maxConnectsPerIpPerWindow: 100,
         drainTimeoutMs: 10000,
+        helperThreadPriority: 'auto',
         reconnectAfterMs: 1000,
         reconnectJitterMs: 5000,
         tls: { certFile: null, keyFile: null },

@@ -101,6 +101,9 @@ const serverSchema = z.strictObject({
     MAX_TIMER_MS,
     'must be a non-negative integer number of milliseconds',
   ).default(5000),
+  helperThreadPriority: z
+    .enum(['auto', 'low', 'normal'], { error: 'must be one of: auto, low, normal' })
+    .default('auto'),
   tls: z
     .strictObject({
       certFile: nonEmptyString.nullable().default(null),
