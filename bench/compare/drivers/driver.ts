@@ -94,3 +94,54 @@ export function refillCount(
 ): number {
   return Math.min(window - (sent - acked), BACKLOG_WINDOWS * window - (sent - completed));
 }
+
+/**
+ * The bookkeeping every pair driver shares: messages sent, acknowledged by the
+ * server, delivered, the closed-loop window and its refill. A driver writes the
+ * messages (writeMessages) and counts acks and deliveries in `acked` and
+ * `delivered`, calling refill() when either moves.
+ */
+export abstract class WindowedPair implements PairClient {
+  protected sentCount = 0;
+  protected acked = 0;
+  protected delivered = 0;
+  protected window = 0;
+  protected closing = false;
+
+  constructor(protected readonly stats: LoadStats) {}
+
+  /** Writes `count` messages stamped with the current time. */
+  protected abstract writeMessages(count: number): void;
+  protected abstract closeConnections(): void;
+
+  send(count: number): void {
+    if (this.closing) return;
+    this.writeMessages(count);
+    this.sentCount += count;
+    this.stats.sent += count;
+  }
+
+  setWindow(window: number): void {
+    this.window = window;
+    this.refill();
+  }
+
+  sent(): number {
+    return this.sentCount;
+  }
+
+  completed(): number {
+    return this.acked < this.delivered ? this.acked : this.delivered;
+  }
+
+  close(): void {
+    this.closing = true;
+    this.closeConnections();
+  }
+
+  protected refill(): void {
+    if (this.window === 0) return;
+    const missing = refillCount(this.window, this.sentCount, this.acked, this.completed());
+    if (missing > 0) this.send(missing);
+  }
+}

@@ -19,7 +19,7 @@ import {
 import { Op, REPLY_FLAG } from '../../../src/transport/ops';
 import { STAMP_DIGITS, nowUs, putDigits, readDigits, readUint } from '../ascii';
 import { LocalEndpoint } from '../addresses';
-import { Driver, IdleClient, LoadStats, PairClient, refillCount } from './driver';
+import { Driver, IdleClient, LoadStats, PairClient, WindowedPair } from './driver';
 import { TurnEnd, atTurnEnd, connectTcp, withTimeout } from './tcp';
 
 const LOGIN_REPLY = (Op.LOGIN | REPLY_FLAG) >>> 0;
@@ -125,27 +125,23 @@ export class LonglinkDriver implements Driver {
   }
 }
 
-class LonglinkPair implements PairClient, TurnEnd {
+class LonglinkPair extends WindowedPair implements TurnEnd {
   turnQueued = false;
   private readonly template: Buffer;
   private readonly counterOffset: number;
   private readonly stampOffset: number;
   private counter = 0;
-  private sentCount = 0;
-  private acked = 0;
-  private delivered = 0;
   private maxSeq = 0;
   private ackedUpTo = 0;
   private ackSeq = 0;
-  private window = 0;
-  private closing = false;
 
   constructor(
     private readonly tx: Link,
     private readonly rx: Link,
     to: string,
-    private readonly stats: LoadStats,
+    stats: LoadStats,
   ) {
+    super(stats);
     const head = `{"to":"${to}","clientMsgId":"`;
     const mid = '","content":"';
     const body = head + '0'.repeat(COUNTER_DIGITS) + mid + '0'.repeat(STAMP_DIGITS) + '"}';
@@ -209,14 +205,7 @@ class LonglinkPair implements PairClient, TurnEnd {
     this.refill();
   }
 
-  private refill(): void {
-    if (this.window === 0) return;
-    const missing = refillCount(this.window, this.sentCount, this.acked, this.completed());
-    if (missing > 0) this.send(missing);
-  }
-
-  send(count: number): void {
-    if (this.closing) return;
+  protected writeMessages(count: number): void {
     const t = this.template;
     const len = t.length;
     const buf = Buffer.allocUnsafe(count * len);
@@ -228,26 +217,10 @@ class LonglinkPair implements PairClient, TurnEnd {
       putDigits(buf, off + this.counterOffset, COUNTER_DIGITS, n);
       putDigits(buf, off + this.stampOffset, STAMP_DIGITS, stamp);
     }
-    this.sentCount += count;
-    this.stats.sent += count;
     this.tx.socket.write(buf);
   }
 
-  setWindow(window: number): void {
-    this.window = window;
-    this.refill();
-  }
-
-  sent(): number {
-    return this.sentCount;
-  }
-
-  completed(): number {
-    return this.acked < this.delivered ? this.acked : this.delivered;
-  }
-
-  close(): void {
-    this.closing = true;
+  protected closeConnections(): void {
     this.tx.socket.destroy();
     this.rx.socket.destroy();
   }

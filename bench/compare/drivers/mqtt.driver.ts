@@ -8,7 +8,7 @@
 import { Socket } from 'node:net';
 import { STAMP_DIGITS, nowUs, putDigits, readDigits } from '../ascii';
 import { LocalEndpoint } from '../addresses';
-import { Driver, IdleClient, LoadStats, PairClient, refillCount } from './driver';
+import { Driver, IdleClient, LoadStats, PairClient, WindowedPair } from './driver';
 import {
   MqttDecoder,
   MqttSink,
@@ -114,17 +114,12 @@ export class MqttDriver implements Driver {
   }
 }
 
-class MqttPair implements PairClient, TurnEnd {
+class MqttPair extends WindowedPair implements TurnEnd {
   turnQueued = false;
   private readonly template: Buffer;
   private readonly idOffset: number;
   private readonly payloadOffset: number;
   private counter = 0;
-  private sentCount = 0;
-  private acked = 0;
-  private delivered = 0;
-  private window = 0;
-  private closing = false;
   /** PUBACKs owed for this turn's reads, written at its end. */
   private acks = Buffer.allocUnsafe(4 * 1024);
   private ackBytes = 0;
@@ -133,8 +128,9 @@ class MqttPair implements PairClient, TurnEnd {
     private readonly tx: MqttLink,
     private readonly rx: MqttLink,
     topic: string,
-    private readonly stats: LoadStats,
+    stats: LoadStats,
   ) {
+    super(stats);
     const t = publishTemplate(topic, STAMP_DIGITS);
     this.template = t.frame;
     this.idOffset = t.idOffset;
@@ -190,14 +186,7 @@ class MqttPair implements PairClient, TurnEnd {
     this.refill();
   }
 
-  private refill(): void {
-    if (this.window === 0) return;
-    const missing = refillCount(this.window, this.sentCount, this.acked, this.completed());
-    if (missing > 0) this.send(missing);
-  }
-
-  send(count: number): void {
-    if (this.closing) return;
+  protected writeMessages(count: number): void {
     const t = this.template;
     const len = t.length;
     const buf = Buffer.allocUnsafe(count * len);
@@ -209,26 +198,10 @@ class MqttPair implements PairClient, TurnEnd {
       buf[off + this.idOffset + 1] = id & 0xff;
       putDigits(buf, off + this.payloadOffset, STAMP_DIGITS, stamp);
     }
-    this.sentCount += count;
-    this.stats.sent += count;
     this.tx.socket.write(buf);
   }
 
-  setWindow(window: number): void {
-    this.window = window;
-    this.refill();
-  }
-
-  sent(): number {
-    return this.sentCount;
-  }
-
-  completed(): number {
-    return this.acked < this.delivered ? this.acked : this.delivered;
-  }
-
-  close(): void {
-    this.closing = true;
+  protected closeConnections(): void {
     this.tx.socket.destroy();
     this.rx.socket.destroy();
   }

@@ -14,7 +14,7 @@ import { Duplex } from 'node:stream';
 import { Socket, io } from 'socket.io-client';
 import { LocalEndpoint } from '../addresses';
 import { nowUs, stampString } from '../ascii';
-import { Driver, IdleClient, LoadStats, PairClient, refillCount } from './driver';
+import { Driver, IdleClient, LoadStats, PairClient, WindowedPair } from './driver';
 import { withTimeout } from './tcp';
 
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -97,13 +97,8 @@ export class SocketIoDriver implements Driver {
   }
 }
 
-class SocketIoPair implements PairClient {
+class SocketIoPair extends WindowedPair {
   private counter = 0;
-  private sentCount = 0;
-  private acked = 0;
-  private delivered = 0;
-  private window = 0;
-  private closing = false;
   private readonly onAck = (reply: unknown) => {
     this.acked++;
     this.stats.sendAcks++;
@@ -115,8 +110,9 @@ class SocketIoPair implements PairClient {
     private readonly tx: Socket,
     private readonly rx: Socket,
     private readonly to: string,
-    private readonly stats: LoadStats,
+    stats: LoadStats,
   ) {
+    super(stats);
     rx.on('msg', (msg: DeliveredMsg, ack: () => void) => {
       ack();
       this.delivered++;
@@ -133,14 +129,7 @@ class SocketIoPair implements PairClient {
     }
   }
 
-  private refill(): void {
-    if (this.window === 0) return;
-    const missing = refillCount(this.window, this.sentCount, this.acked, this.completed());
-    if (missing > 0) this.send(missing);
-  }
-
-  send(count: number): void {
-    if (this.closing) return;
+  protected writeMessages(count: number): void {
     const content = stampString(nowUs());
     for (let m = 0; m < count; m++) {
       this.tx.emit(
@@ -149,25 +138,9 @@ class SocketIoPair implements PairClient {
         this.onAck,
       );
     }
-    this.sentCount += count;
-    this.stats.sent += count;
   }
 
-  setWindow(window: number): void {
-    this.window = window;
-    this.refill();
-  }
-
-  sent(): number {
-    return this.sentCount;
-  }
-
-  completed(): number {
-    return this.acked < this.delivered ? this.acked : this.delivered;
-  }
-
-  close(): void {
-    this.closing = true;
+  protected closeConnections(): void {
     this.tx.close();
     this.rx.close();
   }
