@@ -115,6 +115,16 @@ describe('access lists', () => {
       expect(raw.received()).toHaveLength(0);
     });
 
+    it('refuses it at the handle, before the transport ever sees a connection', async () => {
+      expect(gw().server.refusesAtHandle).toBe(true);
+      let seen = 0;
+      gw().server.on('connection', (conn) => {
+        if (conn.remoteAddress === '127.0.0.2') seen++;
+      });
+      await expectRefused(gw(), '127.0.0.2');
+      expect(seen).toBe(0);
+    });
+
     it('admits other IPs', async () => {
       await expectAdmitted(gw(), '127.0.0.1');
       await expectAdmitted(gw(), '127.0.0.5');

@@ -7,6 +7,7 @@ import { ConnectionLimits, ConnectionOwner, LonglinkConnection } from './connect
 import { ErrorCode, KickReason } from './error-codes.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { DirectHandler, DirectRouteSource } from './direct-route.js';
+import { EarlyRefusal } from './early-refusal.js';
 import { BodyError, FrameError, parseBody } from './frame.codec.js';
 import { IdleWheel } from './idle-wheel.js';
 import { LonglinkContext } from './longlink.context.js';
@@ -83,6 +84,11 @@ export class LonglinkServer
   private allClosed: (() => void) | null = null;
   private readonly secureContext: SecureContext | null;
   private directRoutes: DirectRouteSource | undefined = undefined;
+  /** Refuses at the handle, before a Socket exists, where Node allows (see EarlyRefusal). */
+  private readonly early = new EarlyRefusal(
+    (address) => this.refusal(address),
+    (address, reason) => this.logger.debug?.(`refused ${address}: ${reason}`),
+  );
 
   constructor(private readonly options: LonglinkServerOptions) {
     super();
@@ -118,6 +124,7 @@ export class LonglinkServer
       server.off('error', onStartupError);
       server.on('error', (err) => this.emit('error', err));
       this.wheel.start();
+      this.early.install(server);
       this._status$.next('listening');
       const { address, port } = server.address() as AddressInfo;
       this.logger.log(`listening on ${address}:${port} (${this.ops.list().length} ops)`);
@@ -190,6 +197,11 @@ export class LonglinkServer
     return (this.netServer?.address() as AddressInfo | null)?.port ?? 0;
   }
 
+  /** True when access hooks run before Node builds a Socket (see EarlyRefusal). */
+  get refusesAtHandle(): boolean {
+    return this.early.active;
+  }
+
   get connectionCount(): number {
     return this.connections.size;
   }
@@ -215,17 +227,26 @@ export class LonglinkServer
     if (conn.isOpen) this.wheel.add(conn);
   }
 
+  /** The first access hook's reason to refuse `address`, or null. */
+  private refusal(address: string): string | null {
+    for (const hook of this.hooks) {
+      const reason = hook.onAccept?.(address);
+      if (reason) return reason;
+    }
+    return null;
+  }
+
   private accept(socket: Socket): void {
     const address = peerAddress(socket);
-    for (const hook of this.hooks) {
-      const refusal = hook.onAccept?.(address);
-      if (refusal) {
-        this.logger.debug?.(`refused ${address}: ${refusal}`);
+    if (!this.early.active) {
+      const reason = this.refusal(address);
+      if (reason) {
+        this.logger.debug?.(`refused ${address}: ${reason}`);
         socket.destroy();
         return;
       }
     }
-    const remote = { address: peerAddress(socket), port: socket.remotePort ?? 0 };
+    const remote = { address, port: socket.remotePort ?? 0 };
     // TLS wraps the raw socket only after the access hooks let it in.
     const stream = this.secureContext
       ? new TLSSocket(socket, { isServer: true, secureContext: this.secureContext })
