@@ -1,4 +1,5 @@
 import { InboxMessage, Outgoing, ReliableClient } from './support/reliable-client';
+import { mulberry32 } from './support/prng';
 import { sleep } from './support/wait';
 import { TestGateway, startGateway } from './support/test-gateway';
 
@@ -19,18 +20,6 @@ const MESSAGES_PER_CLIENT = 300;
 /** How long after the last submission connections keep being cut. */
 const CHAOS_TAIL_MS = 500;
 const SETTLE_TIMEOUT_MS = 10000;
-
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Independent streams per purpose and client, so one stream's draws do not shift another's. */
 function stream(purpose: number, client: number): () => number {

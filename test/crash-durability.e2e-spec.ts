@@ -1,9 +1,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReliableClient, SendAckBody } from './support/reliable-client';
+import { freePort } from './support/free-port';
 import { sleep } from './support/wait';
 
 /**
@@ -24,18 +25,6 @@ const KILL_AFTER_ACKS = 1000;
 
 const cid = (i: number) => `c${String(i).padStart(5, '0')}`;
 const indexOf = (clientMsgId: string) => Number(clientMsgId.slice(1));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -266,6 +255,26 @@ describe('crash durability: SIGKILL of a gateway with the SQLite store', () => {
     };
   }
 
+  /** Waits until the sender has every SEND acked and the recipient holds them all; the acks. */
+  async function settle(
+    sender: ReliableClient,
+    recipient: ReliableClient,
+    senderName: string,
+  ): Promise<Map<string, SendAckBody>> {
+    await sender.waitUntil(
+      () => sender.pendingCount === 0,
+      15000,
+      () => `${sender.pendingCount} still unacked; ${summary(sender.anomalies).join('; ')}`,
+    );
+    const allAcks = new Map(sender.outbox.map((m) => [m.clientMsgId, m.ack!]));
+    await recipient.waitUntil(holdsAll(recipient, allAcks.keys()), 15000, () =>
+      summary(deliveryProblems(recipient, senderName, allAcks, true)).join('; '),
+    );
+    // Let anything delivered twice show up before the checks.
+    await sleep(200);
+    return allAcks;
+  }
+
   it('delivers every acknowledged message exactly once to a recipient who was offline during the crash, and resends complete the rest in order', async () => {
     const gateway = await newGateway();
     const sender = client(gateway, 'sender-a');
@@ -288,16 +297,7 @@ describe('crash durability: SIGKILL of a gateway with the SQLite store', () => {
 
     // The sender logs in again and resends every unacknowledged message, same clientMsgIds.
     await sender.connectWithin(5000);
-    await sender.waitUntil(
-      () => sender.pendingCount === 0,
-      15000,
-      () => `${sender.pendingCount} still unacked; ${summary(sender.anomalies).join('; ')}`,
-    );
-    const allAcks = new Map(sender.outbox.map((m) => [m.clientMsgId, m.ack!]));
-    await recipient.waitUntil(holdsAll(recipient, allAcks.keys()), 15000, () =>
-      summary(deliveryProblems(recipient, 'sender-a', allAcks, true)).join('; '),
-    );
-    await sleep(200);
+    const allAcks = await settle(sender, recipient, 'sender-a');
     expect(summary(sender.anomalies)).toEqual([]);
     expect(summary(deliveryProblems(recipient, 'sender-a', allAcks, true))).toEqual([]);
     expect(recipient.inbox.map((m) => indexOf(cid(m.content.n)))).toEqual(
@@ -324,16 +324,7 @@ describe('crash durability: SIGKILL of a gateway with the SQLite store', () => {
     await gateway.start();
     await recipient.connectWithin(5000);
     await sender.connectWithin(5000);
-    await sender.waitUntil(
-      () => sender.pendingCount === 0,
-      15000,
-      () => `${sender.pendingCount} still unacked; ${summary(sender.anomalies).join('; ')}`,
-    );
-    const allAcks = new Map(sender.outbox.map((m) => [m.clientMsgId, m.ack!]));
-    await recipient.waitUntil(holdsAll(recipient, allAcks.keys()), 15000, () =>
-      summary(deliveryProblems(recipient, 'sender-b', allAcks, true)).join('; '),
-    );
-    await sleep(200);
+    const allAcks = await settle(sender, recipient, 'sender-b');
 
     // It was receiving and acking when the gateway died, and logged in again after.
     expect(heldBeforeCrash).toBeGreaterThan(0);
@@ -375,16 +366,7 @@ describe('crash durability: SIGKILL of a gateway with the SQLite store', () => {
     await gateway.start();
     await recipient.connectWithin(5000);
     await sender.connectWithin(5000);
-    await sender.waitUntil(
-      () => sender.pendingCount === 0,
-      15000,
-      () => `${sender.pendingCount} still unacked; ${summary(sender.anomalies).join('; ')}`,
-    );
-    const allAcks = new Map(sender.outbox.map((m) => [m.clientMsgId, m.ack!]));
-    await recipient.waitUntil(holdsAll(recipient, allAcks.keys()), 15000, () =>
-      summary(deliveryProblems(recipient, 'sender-c', allAcks, true)).join('; '),
-    );
-    await sleep(200);
+    const allAcks = await settle(sender, recipient, 'sender-c');
 
     expect(heldAtSecondKill).toBeLessThan(TOTAL);
     expect(gateway.starts).toBe(3);

@@ -2,7 +2,7 @@ import { Controller, Module } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Socket, connect, createServer } from 'node:net';
+import { Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintToken } from '../src/auth/token.factory';
@@ -12,6 +12,7 @@ import { MessagingService } from '../src/messaging/messaging.service';
 import { FrameDecoder, encodeJsonFrame } from '../src/transport/frame.codec';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { InboxState, MessagingClient, SendAckBody } from './support/messaging-client';
+import { freePort } from './support/free-port';
 import { startGateway } from './support/test-gateway';
 import { sleep, until } from './support/wait';
 
@@ -233,17 +234,6 @@ describe('graceful drain', () => {
     () => {
       const secret = 'graceful-drain-spec-secret-0123456789';
       const CHILD_DRAIN_MS = 2000;
-
-      async function freePort(): Promise<number> {
-        return new Promise((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => {
-            const p = (s.address() as { port: number }).port;
-            s.close(() => resolve(p));
-          });
-        });
-      }
 
       /** `node dist/main.js` with a temp config and data directory. */
       async function startChild(dataDir: string, port: number) {

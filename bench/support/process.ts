@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { cpus } from 'node:os';
 
 /** With two or more cores the server runs on CPU 1 and the generator on CPU 0. */
@@ -54,14 +54,4 @@ export function machine(): string {
   return `${cpus()[0].model}, ${cpus().length} cores, node ${process.version}`;
 }
 
-/** A port free on 127.0.0.1 right now (the kernel picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../test/support/free-port';

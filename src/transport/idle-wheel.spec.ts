@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { mulberry32 } from '../../test/support/prng';
 import { IdleWheel, WheelEntry } from './idle-wheel.js';
 
 /** A connection stand-in whose deadline the test moves by hand. */
@@ -395,15 +396,3 @@ describe('IdleWheel', () => {
     });
   });
 });
-
-/** A small seeded PRNG, so a counterexample seed replays the same 10k entries. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

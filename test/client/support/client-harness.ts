@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import type { LonglinkClientOptions } from '../../../src/client/client.options';
 import type { ClientEvents } from '../../../src/client/client.events';
 import { LonglinkClient } from '../../../src/client/longlink.client';
@@ -9,18 +8,7 @@ import { sleep } from '../../support/wait';
 /** Short deadlines so a failing spec fails in seconds; reconnects quick but still backing off. */
 export const FAST_RECONNECT = { initialDelayMs: 50, maxDelayMs: 400, factor: 2, jitter: 0.2 };
 
-export /** A port that was free a moment ago (bound to 0, then released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../support/free-port';
 
 /** A gateway on a fixed port, so it can be stopped and started again at the same address. */
 export function gatewayOn(
