@@ -100,24 +100,62 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
     if (!stream.stalled) void this.pump(stream);
   }
 
-  /** SYNC: the client holds everything up to lastSeq; resume after it. Returns the newest seq. */
+  /**
+   * SYNC: the client holds everything up to lastSeq; resume after it. Returns the newest seq.
+   * A SYNC that moves the cursor back re-pushes up to a window of messages: it takes effect
+   * at most once per ackTimeoutMs per connection (a later one waits for that time, the
+   * newest waiting one wins), so repeating it cannot multiply pushes; moving forward is free.
+   */
   async sync(user: SessionUser, lastSeq: number): Promise<number> {
     const newest = await this.store.lastSeq(user.uid);
     const stream = this.streams.get(user.uid);
     if (!stream || stream.user !== user) return newest;
+    stream.newestSeq = Math.max(stream.newestSeq, newest);
+    this.clearDeferredSync(stream);
+    if (lastSeq < stream.cursor) {
+      const now = Date.now();
+      const due = stream.lastRewindAt + this.ackTimeoutMs;
+      if (now < due) {
+        stream.deferredSync = lastSeq;
+        stream.syncTimer = setTimeout(() => this.applyDeferredSync(stream), due - now);
+        stream.syncTimer.unref();
+        return newest;
+      }
+      stream.lastRewindAt = now;
+    }
+    this.resumeAfter(stream, lastSeq);
+    return newest;
+  }
+
+  private applyDeferredSync(stream: InboxStream): void {
+    const lastSeq = stream.deferredSync;
+    stream.syncTimer = null;
+    stream.deferredSync = null;
+    if (stream.closed || lastSeq === null) return;
+    stream.lastRewindAt = Date.now();
+    this.resumeAfter(stream, lastSeq);
+  }
+
+  private clearDeferredSync(stream: InboxStream): void {
+    if (stream.syncTimer) clearTimeout(stream.syncTimer);
+    stream.syncTimer = null;
+    stream.deferredSync = null;
+  }
+
+  /** Restarts pushes after lastSeq, forgetting what is in flight (SYNC). */
+  private resumeAfter(stream: InboxStream, lastSeq: number): void {
+    const newest = stream.newestSeq;
     this.clearTimer(stream);
     stream.epoch++;
     stream.reading = false;
     stream.inflight.clear();
     stream.stalled = false;
-    stream.newestSeq = Math.max(stream.newestSeq, newest);
-    stream.cursor = Math.min(lastSeq, stream.newestSeq);
+    stream.cursor = Math.min(lastSeq, newest);
     if (lastSeq > stream.ackedSeq) {
       stream.ackedSeq = Math.min(lastSeq, newest);
       this.queueAck(stream.uid, stream.ackedSeq);
     }
     setImmediate(() => void this.pump(stream));
-    return newest;
   }
 
   /** Un-acked pushes of a user's connection (for tests and metrics). */
@@ -173,6 +211,7 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
   private dispose(stream: InboxStream): void {
     stream.closed = true;
     this.clearTimer(stream);
+    this.clearDeferredSync(stream);
     stream.inflight.clear();
   }
 

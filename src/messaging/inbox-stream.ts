@@ -32,6 +32,11 @@ export class InboxStream {
   closed = false;
   /** Paused until the connection's socket drains (slow reader). */
   awaitingDrain = false;
+  /** When a SYNC last moved the cursor back (re-pushing what followed it). */
+  lastRewindAt = -Infinity;
+  /** A rewinding SYNC that came too soon after the last one: applied when its timer fires. */
+  deferredSync: number | null = null;
+  syncTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly user: SessionUser,
