@@ -23,13 +23,23 @@ export interface Gateway {
 
 /** Builds a transport from config; one place so main.ts, tests and benchmarks agree. */
 export function createLonglinkServer(config: LonglinkConfig): LonglinkServer {
-  const { server, heartbeat } = config;
+  const { server, heartbeat, rateLimit } = config;
   return new LonglinkServer({
     host: server.host,
     port: server.port,
     maxFrameBytes: server.maxFrameBytes,
+    // A config that lowers maxFrameBytes lowers the pre-login limit with it.
+    maxPreLoginFrameBytes: Math.min(server.maxPreLoginFrameBytes, server.maxFrameBytes),
     maxWriteBufferBytes: server.maxWriteBufferBytes,
     maxJsonDepth: server.maxJsonDepth,
+    maxJsonItems: server.maxJsonItems,
+    readBudget: {
+      intervalMs: rateLimit.intervalMs,
+      maxBytes: rateLimit.maxBytes,
+      maxIpBytes: rateLimit.maxIpBytes,
+      maxPreLoginBytes: rateLimit.maxPreLoginBytes,
+      maxPreLoginIpBytes: rateLimit.maxPreLoginIpBytes,
+    },
     loginTimeoutMs: server.loginTimeoutMs,
     heartbeatTimeoutMs: heartbeat.timeoutMs,
     sweepIntervalMs: heartbeat.sweepIntervalMs,

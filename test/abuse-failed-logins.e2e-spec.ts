@@ -124,7 +124,8 @@ function withGateway(auth: LonglinkConfigOverrides['auth']) {
     opened: Client[];
   };
   beforeAll(async () => {
-    t.gw = await startGateway({ auth });
+    // Room before login for a token over LOGIN's 8192 characters, so that check is reached.
+    t.gw = await startGateway({ auth, server: { maxPreLoginFrameBytes: 16_384 } });
     t.probe = await HeartbeatProbe.open({
       port: t.gw.port,
       token: await t.gw.token('bystander'),

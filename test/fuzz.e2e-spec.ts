@@ -76,6 +76,7 @@ describe(`protocol fuzzing: ${FRAMES} random and mutated frames (seed ${SEED})`,
       seed: SEED ^ 0xffff,
       jwtSecret: gw.config.auth.jwtSecret,
       maxFrameBytes: gw.config.server.maxFrameBytes,
+      maxPreLoginFrameBytes: gw.config.server.maxPreLoginFrameBytes,
     });
     await until(() => gw.server.connectionCount === 1, 'warm-up connections to close');
     baseline = await probe.measure(150);
@@ -90,6 +91,7 @@ describe(`protocol fuzzing: ${FRAMES} random and mutated frames (seed ${SEED})`,
       seed: SEED,
       jwtSecret: gw.config.auth.jwtSecret,
       maxFrameBytes: gw.config.server.maxFrameBytes,
+      maxPreLoginFrameBytes: gw.config.server.maxPreLoginFrameBytes,
       documented,
       timeLimitMs: TIME_LIMIT_MS,
     });

@@ -123,6 +123,7 @@ export async function startGateway(nodeFlags: string[] = []): Promise<Gateway> {
     secret,
     limits: {
       maxFrameBytes: server.maxFrameBytes,
+      maxPreLoginFrameBytes: server.maxPreLoginFrameBytes,
       maxWriteBufferBytes: server.maxWriteBufferBytes,
       loginTimeoutMs: server.loginTimeoutMs,
       maxConnectionsPerIp: server.maxConnectionsPerIp,

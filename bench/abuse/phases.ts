@@ -68,6 +68,7 @@ export const ADDRESS_BLOCK: Record<PhaseName, number> = {
 /** The gateway limits the attacks are shaped by (the shipped defaults in a normal run). */
 export interface GatewayLimits {
   maxFrameBytes: number;
+  maxPreLoginFrameBytes: number;
   maxWriteBufferBytes: number;
   loginTimeoutMs: number;
   maxConnectionsPerIp: number;

@@ -41,8 +41,10 @@ describe('loadConfig', () => {
         host: '127.0.0.1',
         port: 7400,
         maxFrameBytes: 65536,
+        maxPreLoginFrameBytes: 8192,
         maxWriteBufferBytes: 1048576,
         maxJsonDepth: 64,
+        maxJsonItems: 2048,
         loginTimeoutMs: 10000,
         maxConnectionsPerIp: 1000,
         connectRateWindowMs: 1000,
@@ -74,6 +76,10 @@ describe('loadConfig', () => {
         maxKicksPerIp: 5,
         kickWindowMs: 60_000,
         kickBanMs: 300_000,
+        maxBytes: 524_288,
+        maxIpBytes: 33_554_432,
+        maxPreLoginBytes: 16_384,
+        maxPreLoginIpBytes: 524_288,
       });
       expect(config.log.level).toBe('log');
     });

@@ -88,8 +88,14 @@ const serverSchema = z.strictObject({
     MAX_FRAME_BYTES,
     `must be an integer between ${MIN_FRAME_BYTES} (the frame header) and ${MAX_FRAME_BYTES} (16 MiB)`,
   ).default(65536),
+  maxPreLoginFrameBytes: integer(
+    MIN_FRAME_BYTES,
+    MAX_FRAME_BYTES,
+    `must be an integer between ${MIN_FRAME_BYTES} (the frame header) and ${MAX_FRAME_BYTES} (16 MiB)`,
+  ).default(8192),
   maxWriteBufferBytes: positiveInteger.default(1048576),
   maxJsonDepth: integer(1, 1000, 'must be an integer between 1 and 1000').default(64),
+  maxJsonItems: positiveInteger.default(2048),
   loginTimeoutMs: durationMs.default(10000),
   maxConnectionsPerIp: positiveInteger.default(1000),
   connectRateWindowMs: durationMs.default(1000),
@@ -176,6 +182,10 @@ const rateLimitSchema = z
     maxKicksPerIp: positiveInteger.default(5),
     kickWindowMs: durationMs.default(60_000),
     kickBanMs: durationMs.default(300_000),
+    maxBytes: positiveInteger.default(524_288),
+    maxIpBytes: positiveInteger.default(33_554_432),
+    maxPreLoginBytes: positiveInteger.default(16_384),
+    maxPreLoginIpBytes: positiveInteger.default(524_288),
   })
   .superRefine((r, ctx) => {
     // Kicking below the warning threshold would skip the ERROR stage entirely.

@@ -11,15 +11,19 @@ const NOT_LOGGED_IN_BODY = JSON.stringify({
 });
 
 /**
- * LoginRequiredGuard's counterpart for frames no handler claims: before login,
- * an unknown op is answered not-logged-in rather than revealing which ops exist.
+ * The login check before anything is decoded: on a connection that has not
+ * logged in, a frame for any op that is not public (handled or not) is answered
+ * not-logged-in from its header alone. Its body is never parsed, so a flood of
+ * costly bodies before login costs no more than reading them; and an unknown op
+ * gets the same answer, revealing nothing of which ops exist. LoginRequiredGuard
+ * stays as the check inside Nest's chain.
  */
 @Injectable()
 export class LoginRequiredHook implements TransportHooks {
   constructor(private readonly server: LonglinkServer) {}
 
   onFrame(conn: LonglinkConnection, op: number, seq: number): boolean {
-    if (conn.user !== undefined || this.server.routes.get(op) !== undefined) return true;
+    if (conn.user !== undefined || this.server.routes.get(op)?.public === true) return true;
     conn.send(Op.ERROR, seq, NOT_LOGGED_IN_BODY);
     return false;
   }

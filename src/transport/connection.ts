@@ -3,6 +3,7 @@ import { FlushScheduler, Flushable } from './flush-scheduler.js';
 import { FrameDecoder, FrameError, FrameSink, HEADER_BYTES, writeHeader } from './frame.codec.js';
 import { WheelEntry } from './idle-wheel.js';
 import { Op } from './ops.js';
+import { BudgetedReader, ByteBucket, IpReadState } from './read-budget.js';
 
 /** The logged-in identity a connection carries; SessionService attaches richer objects. */
 export interface ConnectionUser {
@@ -16,10 +17,14 @@ export interface ConnectionOwner {
   /** The connection began to close (once): the session ends here, not when the socket is gone. */
   onClosing(conn: LonglinkConnection): void;
   onClose(conn: LonglinkConnection): void;
+  /** A read of `bytes` arrived (0: may a paused connection read?): ms to stop reading, 0 to go on. */
+  onRead(conn: LonglinkConnection, bytes: number, now: number): number;
 }
 
 export interface ConnectionLimits {
   maxFrameBytes: number;
+  /** The frame limit until login: enough for a LOGIN and its token. */
+  maxPreLoginFrameBytes: number;
   maxWriteBufferBytes: number;
   loginTimeoutMs: number;
   heartbeatTimeoutMs: number;
@@ -35,12 +40,11 @@ const MAX_OUT_BYTES = 64 * 1024;
  * One client connection: the socket, lastTick, remote address and user, a
  * streaming decoder and a write queue flushed once per event-loop turn.
  */
-export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
+export class LonglinkConnection implements FrameSink, Flushable, WheelEntry, BudgetedReader {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly acceptedAt: number;
   lastTick: number;
-  user: ConnectionUser | undefined = undefined;
   /** Why the connection closed (or is closing); undefined while open. */
   closeReason: string | undefined = undefined;
   /** Packets counted in the current rate window, and when it started. */
@@ -59,6 +63,8 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
   private outBytes = 0;
   private nextOutSize = MIN_OUT_BYTES;
   private closed = false;
+  private currentUser: ConnectionUser | undefined = undefined;
+  private resumeTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly id: number,
@@ -68,26 +74,67 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
     private readonly limits: ConnectionLimits,
     now: number,
     /** The peer as the TCP layer saw it (a TLS socket wraps the raw one). */
-    remote: { address: string; port: number } = {
-      address: socket.remoteAddress ?? 'unknown',
-      port: socket.remotePort ?? 0,
-    },
+    remote: { address: string; port: number },
+    /** This connection's read budget, and the one it shares with its IP (see ReadBudget). */
+    readonly readBucket: ByteBucket,
+    readonly ipReads: IpReadState,
   ) {
     this.remoteAddress = remote.address;
     this.remotePort = remote.port;
     this.acceptedAt = now;
     this.lastTick = now;
-    this.decoder = new FrameDecoder(this, limits.maxFrameBytes);
+    this.decoder = new FrameDecoder(this, limits.maxPreLoginFrameBytes, 'maxPreLoginFrameBytes');
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
-      this.readAt = Date.now();
+      const now = (this.readAt = Date.now());
       this.decoder.push(chunk);
+      const pauseMs = this.owner.onRead(this, chunk.length, now);
+      if (pauseMs > 0) this.pauseReading(pauseMs);
     });
     socket.on('error', () => this.markClosing('socket-error'));
     socket.on('end', () =>
       this.markClosing(this.decoder.midFrame ? 'closed-mid-frame' : 'peer-closed'),
     );
     socket.on('close', () => this.onSocketClose());
+  }
+
+  /** The logged-in identity; set by the session layer. Login lifts the frame limit to maxFrameBytes. */
+  get user(): ConnectionUser | undefined {
+    return this.currentUser;
+  }
+
+  set user(user: ConnectionUser | undefined) {
+    this.currentUser = user;
+    if (user === undefined) {
+      this.decoder.maxFrameBytes = this.limits.maxPreLoginFrameBytes;
+      this.decoder.limitName = 'maxPreLoginFrameBytes';
+    } else {
+      this.decoder.maxFrameBytes = this.limits.maxFrameBytes;
+      this.decoder.limitName = 'maxFrameBytes';
+    }
+  }
+
+  get loggedIn(): boolean {
+    return this.currentUser !== undefined;
+  }
+
+  /** Over its read budget: stop reading (TCP pushes back on the peer) until the debt is paid. */
+  private pauseReading(ms: number): void {
+    if (this.resumeTimer !== null || this.closed) return;
+    this.socket.pause();
+    this.resumeTimer = setTimeout(() => this.resumeReading(), ms);
+    this.resumeTimer.unref();
+  }
+
+  private resumeReading(): void {
+    this.resumeTimer = null;
+    if (this.closed) return;
+    // Other connections of this IP may have read meanwhile: wait on if the budget is still spent.
+    const ms = this.owner.onRead(this, 0, Date.now());
+    if (ms > 0) {
+      this.resumeTimer = setTimeout(() => this.resumeReading(), ms);
+      this.resumeTimer.unref();
+    } else this.socket.resume();
   }
 
   get isOpen(): boolean {
@@ -252,6 +299,8 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry {
 
   private onSocketClose(): void {
     this.markClosing('closed');
+    if (this.resumeTimer !== null) clearTimeout(this.resumeTimer);
+    this.resumeTimer = null;
     this.closed = true;
     this.out = null;
     this.outBytes = 0;

@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { BodyError, encodeJsonFrame, HEADER_BYTES, parseBody } from './frame.codec.js';
+import {
+  BodyError,
+  DEFAULT_BODY_LIMITS,
+  encodeJsonFrame,
+  HEADER_BYTES,
+  parseBody,
+} from './frame.codec.js';
 
 /** Runs parseBody expecting a BodyError, and returns it for assertions. */
 function bodyError(bytes: Buffer): BodyError {
@@ -93,8 +99,27 @@ describe('parseBody', () => {
           (maxDepth, depth, open, padding) => {
             const close = open === '[' ? ']' : '}';
             const text = open.repeat(depth) + ' '.repeat(padding) + '1' + close.repeat(depth);
-            const parse = () => parseBody(Buffer.from(text), maxDepth);
+            const parse = () => parseBody(Buffer.from(text), { ...DEFAULT_BODY_LIMITS, maxDepth });
             if (depth > maxDepth) expect(parse).toThrow(/nests deeper/);
+            else expect(parse).not.toThrow();
+          },
+        ),
+      );
+    });
+
+    it('refuses more keys and array elements than maxItems, counting none inside strings', () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 40 }),
+          fc.integer({ min: 0, max: 60 }),
+          fc.boolean(),
+          (maxItems, n, asObject) => {
+            // A container of n items: n - 1 commas plus the container itself; a string of commas is free.
+            const items = Array.from({ length: n }, (_, i) => (asObject ? `"k${i}":","` : `","`));
+            const text = asObject ? `{${items.join(',')}}` : `[${items.join(',')}]`;
+            const cost = Math.max(n - 1, 0) + 1;
+            const parse = () => parseBody(Buffer.from(text), { maxDepth: 64, maxItems });
+            if (cost > maxItems) expect(parse).toThrow(/more than \d+ keys and array elements/);
             else expect(parse).not.toThrow();
           },
         ),

@@ -8,7 +8,7 @@ import { ErrorCode, KickReason } from './error-codes.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { DirectHandler, DirectRouteSource } from './direct-route.js';
 import { EarlyRefusal } from './early-refusal.js';
-import { BodyError, FrameError, parseBody } from './frame.codec.js';
+import { BodyError, BodyLimits, FrameError, parseBody } from './frame.codec.js';
 import { IdleWheel } from './idle-wheel.js';
 import { LonglinkContext } from './longlink.context.js';
 import { Op, OpRegistry, OpRoute, REPLY_FLAG } from './ops.js';
@@ -16,6 +16,7 @@ import { toErrorReply } from './error-reply.js';
 import { TransportHooks } from './transport-hooks.js';
 import { NO_REPLY } from './no-reply.js';
 import { RawJson } from './raw-json.js';
+import { ReadBudget, ReadBudgetOptions } from './read-budget.js';
 
 /** Identifies longlink handlers in hybrid apps. */
 export const LONGLINK_TRANSPORT = Symbol('longlink');
@@ -29,6 +30,10 @@ export interface LonglinkServerOptions extends ConnectionLimits {
   maxKicksPerTurn: number;
   /** Nesting levels allowed in a JSON body. */
   maxJsonDepth: number;
+  /** Keys and array elements allowed in a JSON body (commas plus objects and arrays). */
+  maxJsonItems: number;
+  /** Bytes read per window per connection and per IP, before and after login. */
+  readBudget: ReadBudgetOptions;
   /** At close: how long in-flight requests may take before connections are closed. */
   drainTimeoutMs: number;
   /** At close: clients are told to reconnect after this plus a random 0..reconnectJitterMs. */
@@ -83,6 +88,8 @@ export class LonglinkServer
   private closing: Promise<void> | null = null;
   private allClosed: (() => void) | null = null;
   private readonly secureContext: SecureContext | null;
+  private readonly bodyLimits: BodyLimits;
+  private readonly readBudget: ReadBudget;
   private directRoutes: DirectRouteSource | undefined = undefined;
   /** Refuses at the handle, before a Socket exists, where Node allows (see EarlyRefusal). */
   private readonly early = new EarlyRefusal(
@@ -93,6 +100,8 @@ export class LonglinkServer
   constructor(private readonly options: LonglinkServerOptions) {
     super();
     this.secureContext = options.tls ? createSecureContext(options.tls) : null;
+    this.bodyLimits = { maxDepth: options.maxJsonDepth, maxItems: options.maxJsonItems };
+    this.readBudget = new ReadBudget(options.readBudget);
     this.wheel = new IdleWheel<LonglinkConnection>(
       options.sweepIntervalMs,
       Math.max(options.heartbeatTimeoutMs, options.loginTimeoutMs),
@@ -252,14 +261,17 @@ export class LonglinkServer
       ? new TLSSocket(socket, { isServer: true, secureContext: this.secureContext })
       : socket;
     if (stream !== socket) stream.on('error', () => undefined);
+    const now = Date.now();
     const conn = new LonglinkConnection(
       this.nextConnectionId++,
       stream,
       this,
       this.scheduler,
       this.options,
-      Date.now(),
+      now,
       remote,
+      this.readBudget.bucket(now),
+      this.readBudget.attach(address, now),
     );
     this.connections.add(conn);
     this.wheel.add(conn);
@@ -278,7 +290,7 @@ export class LonglinkServer
     }
     let data: unknown;
     try {
-      data = parseBody(body, this.options.maxJsonDepth);
+      data = parseBody(body, this.bodyLimits);
     } catch (err) {
       return this.replyError(conn, seq, ErrorCode.BadJson, (err as BodyError).message);
     }
@@ -290,12 +302,17 @@ export class LonglinkServer
     conn.failAndClose(0, error.code, error.message);
   }
 
+  onRead(conn: LonglinkConnection, bytes: number, now: number): number {
+    return this.readBudget.charge(conn, bytes, now);
+  }
+
   onClosing(conn: LonglinkConnection): void {
     this.emit('closing', conn);
   }
 
   onClose(conn: LonglinkConnection): void {
     if (!this.connections.delete(conn)) return;
+    this.readBudget.release(conn.remoteAddress, conn.ipReads);
     this.wheel.remove(conn);
     for (const hook of this.hooks) hook.onClose?.(conn);
     this.emit('disconnect', conn);

@@ -383,6 +383,7 @@ interface LifeState {
   nextSeq: number;
   loggedInAs: string | null;
   maxFrameBytes: number;
+  maxPreLoginFrameBytes: number;
   tokens: TokenPool;
   kinds: WeightTable<FrameKind>;
 }
@@ -573,10 +574,18 @@ const ENDINGS = {
 type EndingKind = keyof typeof ENDINGS;
 const ENDING_TABLE = weightTable(ENDINGS);
 
+/**
+ * The frame limit the server applies to the next frame: maxPreLoginFrameBytes
+ * until the LOGIN reply came (frames sent before it count as before login).
+ */
+function frameLimit(st: LifeState): number {
+  return st.loggedInAs === null ? st.maxPreLoginFrameBytes : st.maxFrameBytes;
+}
+
 /** One in-sync frame of kind `kind` (the stream stays frame-aligned). */
 function makeFrame(rng: Rng, st: LifeState, kind: FrameKind): GeneratedFrame {
   const seq = st.nextSeq++;
-  const max = st.maxFrameBytes;
+  const max = frameLimit(st);
   const op = rng.pick(BODY_OPS);
   const frame = (o: number, body?: string | Buffer, s = seq): GeneratedFrame => {
     let bytes = encodeFrame(o, s, body);
@@ -705,7 +714,7 @@ function makeEnding(
   st: LifeState,
   kind: EndingKind,
 ): { frames: GeneratedFrame[]; ending: Ending } {
-  const max = st.maxFrameBytes;
+  const max = frameLimit(st);
   const seq = st.nextSeq++;
   const op = rng.pick(KNOWN_OPS);
   const one = (k: string, bytes: Buffer, ending: Ending) => ({
@@ -810,6 +819,8 @@ export interface FuzzOptions {
   jwtAudience?: string | null;
   /** The gateway's server.maxFrameBytes (default 65536). */
   maxFrameBytes?: number;
+  /** The gateway's server.maxPreLoginFrameBytes (default 8192). */
+  maxPreLoginFrameBytes?: number;
   /** When given, ERROR and KICK codes outside these sets are failures. */
   documented?: DocumentedCodes;
   /** Time allowed for an answer the protocol promises (sentinels, closes). Default 10 s. */
@@ -1044,6 +1055,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const seed = (options.seed ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
   const lanes = options.connections ?? 32;
   const maxFrameBytes = options.maxFrameBytes ?? 65536;
+  const maxPreLoginFrameBytes = Math.min(options.maxPreLoginFrameBytes ?? 8192, maxFrameBytes);
   const answerTimeoutMs = options.answerTimeoutMs ?? 10000;
   const tokens = await mintTokens(options, lanes);
   const kinds = weightTable({ ...FRAME_KINDS, ...options.weights } as Record<FrameKind, number>);
@@ -1153,6 +1165,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       nextSeq: rng.range(1, 1000),
       loggedInAs: null,
       maxFrameBytes,
+      maxPreLoginFrameBytes,
       tokens,
       kinds,
     };

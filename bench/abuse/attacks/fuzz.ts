@@ -28,6 +28,7 @@ export const fuzz: Attack = async (ctx) => {
         seed: (ctx.seed + a + 1000 * ctx.attempt) >>> 0,
         jwtSecret: ctx.secret,
         maxFrameBytes: ctx.limits.maxFrameBytes,
+        maxPreLoginFrameBytes: ctx.limits.maxPreLoginFrameBytes,
         documented,
         localAddress: ctx.address(1 + a),
         timeLimitMs: ctx.seconds * 1000,
