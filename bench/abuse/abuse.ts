@@ -30,7 +30,7 @@ import { Bystanders } from './bystander';
 import { Gateway, LoopDelay, MAIN, ROOT, startGateway } from './gateway';
 import { listenOverflows } from './listen-overflows';
 import { AbuseOptions, USAGE, UsageError, parseOptions } from './options';
-import { PhaseName } from './phases';
+import { CPU_BOUND_CORES, PhaseName } from './phases';
 import {
   AbuseReport,
   EarlierAttempt,
@@ -132,7 +132,11 @@ async function runPhase(
   const measuringLoopDelay = loopDelayOf(ownLoop);
   await sleep(SETTLE_MS);
   const bystander = bystanders.phase(index);
-  const verdict = judge(bystander, attack, baseline?.bystander, options.allowanceMs);
+  const verdict = judge(bystander, attack, baseline?.bystander, options.allowanceMs, {
+    cores: gatewayCores,
+    baselineCores: baseline?.cpu.gateway,
+    boundCores: CPU_BOUND_CORES[name],
+  });
   return {
     name,
     attempt,

@@ -6,6 +6,7 @@
  */
 import { Attack, AttackContext, tokenMinter } from './attacks/context';
 import { connectionFlood } from './attacks/connection-flood';
+import { costlyBeforeLogin, costlyLoggedIn } from './attacks/costly-bodies';
 import { failedLogins } from './attacks/failed-logins';
 import { forgedTokens } from './attacks/forged-tokens';
 import { fuzz } from './attacks/fuzz';
@@ -34,6 +35,8 @@ const ATTACKS: Record<PhaseName, Attack | null> = {
   'oversized-frames': oversizedFrames,
   'spoofed-sender': spoofedSender,
   fuzz,
+  'costly-before-login': costlyBeforeLogin,
+  'costly-logged-in': costlyLoggedIn,
   'baseline-after': null,
 };
 

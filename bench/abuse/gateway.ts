@@ -124,6 +124,7 @@ export async function startGateway(nodeFlags: string[] = []): Promise<Gateway> {
     limits: {
       maxFrameBytes: server.maxFrameBytes,
       maxPreLoginFrameBytes: server.maxPreLoginFrameBytes,
+      maxJsonItems: server.maxJsonItems,
       maxWriteBufferBytes: server.maxWriteBufferBytes,
       loginTimeoutMs: server.loginTimeoutMs,
       maxConnectionsPerIp: server.maxConnectionsPerIp,

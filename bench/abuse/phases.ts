@@ -14,6 +14,8 @@ export const PHASES = [
   'oversized-frames',
   'spoofed-sender',
   'fuzz',
+  'costly-before-login',
+  'costly-logged-in',
   'baseline-after',
 ] as const;
 export type PhaseName = (typeof PHASES)[number];
@@ -38,6 +40,10 @@ export const PHASE_DESCRIPTIONS: Record<PhaseName, string> = {
   'spoofed-sender':
     'SENDs to the bystanders naming the bystander sender in from/uid/sender and reusing its clientMsgIds',
   fuzz: 'the protocol fuzzer (test/support/fuzzer.ts), from several addresses, with the shipped limits',
+  'costly-before-login':
+    'one host, 60 connections that never log in, sending the costliest bodies that fit (HEARTBEATs, parsed; SENDs, not) just under the frame rate',
+  'costly-logged-in':
+    'one logged-in client within every limit: SENDs of maxJsonItems keys, SYNC {lastSeq: 0} on an unacknowledged inbox, PUSH_ACKs of 1,024 seqs',
   'baseline-after': 'no attack: did the gateway recover (compared with the first baseline)',
 };
 
@@ -62,6 +68,8 @@ export const ADDRESS_BLOCK: Record<PhaseName, number> = {
   'oversized-frames': 17,
   'spoofed-sender': 18,
   fuzz: 19,
+  'costly-before-login': 20,
+  'costly-logged-in': 21,
   'baseline-after': 0,
 };
 
@@ -69,6 +77,7 @@ export const ADDRESS_BLOCK: Record<PhaseName, number> = {
 export interface GatewayLimits {
   maxFrameBytes: number;
   maxPreLoginFrameBytes: number;
+  maxJsonItems: number;
   maxWriteBufferBytes: number;
   loginTimeoutMs: number;
   maxConnectionsPerIp: number;
@@ -84,6 +93,15 @@ export interface GatewayLimits {
   pushWindow: number;
   ackTimeoutMs: number;
 }
+
+/**
+ * Phases judged by the gateway's CPU as well: what one offender may add to the
+ * baseline's, in cores. The aim is 5% of a core; this machine's noise needs the margin.
+ */
+export const CPU_BOUND_CORES: Partial<Record<PhaseName, number>> = {
+  'costly-before-login': 0.15,
+  'costly-logged-in': 0.15,
+};
 
 /** What the attacker reports for one phase. */
 export interface AttackResult {

@@ -77,8 +77,18 @@ export function judge(
   attack: AttackResult,
   baseline: BystanderPhase | undefined,
   allowanceMs: number,
+  /** The gateway's cores in this phase and the baseline's, and what the phase may add (CPU_BOUND_CORES). */
+  cost?: { cores: number; baselineCores: number | undefined; boundCores: number | undefined },
 ): Pick<PhaseReport, 'deliveryRatio' | 'heartbeatRatio' | 'pass' | 'reasons'> {
   const reasons: string[] = [];
+  if (cost?.boundCores !== undefined && cost.baselineCores !== undefined) {
+    const added = cost.cores - cost.baselineCores;
+    if (added > cost.boundCores) {
+      reasons.push(
+        `gateway CPU ${pct(cost.cores)} of a core, ${pct(added)} over the baseline's ${pct(cost.baselineCores)} (bound ${pct(cost.boundCores)})`,
+      );
+    }
+  }
   const check = (what: string, now: Percentiles, base: Percentiles | undefined) => {
     if (now.count === 0) {
       reasons.push(`no ${what} samples`);
