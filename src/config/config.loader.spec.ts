@@ -199,6 +199,29 @@ describe('loadConfig', () => {
   });
 
   describe('validation', () => {
+    it('names messaging.postgres.url when the PostgreSQL store has none', () => {
+      const error = configError({ env: {}, overrides: { messaging: { store: 'postgres' } } });
+      expect(error.key).toBe('messaging.postgres.url');
+      const url = 'postgres://postgres@127.0.0.1:5432/longlink';
+      const config = loadConfig({
+        env: { LONGLINK_POSTGRES_URL: url },
+        overrides: { messaging: { store: 'postgres' } },
+      });
+      expect(config.messaging.postgres.url).toBe(url);
+    });
+
+    it('names the keys of limits that must be positive (frame before login, read budgets)', () => {
+      for (const [section, key] of [
+        ['server', 'maxPreLoginFrameBytes'],
+        ['server', 'maxJsonItems'],
+        ['rateLimit', 'maxBytes'],
+        ['rateLimit', 'maxPreLoginIpBytes'],
+      ] as const) {
+        const error = configError({ env: {}, overrides: { [section]: { [key]: 0 } } });
+        expect(error.key).toBe(`${section}.${key}`);
+      }
+    });
+
     it('names the key of a bad port', () => {
       const error = configError({ env: {}, overrides: { server: { port: 65536 } } });
       expect(error.key).toBe('server.port');

@@ -40,6 +40,7 @@ const ENV_VARIABLES: readonly { name: string; path: readonly string[]; kind: Val
   { name: 'LONGLINK_HEARTBEAT_INTERVAL_MS', path: ['heartbeat', 'intervalMs'], kind: 'integer' },
   { name: 'LONGLINK_LOG_LEVEL', path: ['log', 'level'], kind: 'string' },
   { name: 'LONGLINK_DATA_DIR', path: ['messaging', 'dataDir'], kind: 'string' },
+  { name: 'LONGLINK_POSTGRES_URL', path: ['messaging', 'postgres', 'url'], kind: 'string' },
 ];
 
 /**

@@ -206,11 +206,19 @@ const accessSchema = z.strictObject({
   userWhitelist: userIdList,
 });
 
+const postgresSchema = z.strictObject({
+  url: nonEmptyString.nullable().default(null),
+  poolSize: positiveInteger.default(10),
+  connectTimeoutMs: durationMs.default(5000),
+  queryTimeoutMs: durationMs.default(5000),
+});
+
 const messagingSchema = z.strictObject({
   store: z
-    .enum(['sqlite', 'memory'], { error: 'must be one of: sqlite, memory' })
+    .enum(['sqlite', 'memory', 'postgres'], { error: 'must be one of: sqlite, memory, postgres' })
     .default('sqlite'),
   dataDir: nonEmptyString.default('./data'),
+  postgres: postgresSchema.prefault({}),
   pushWindow: positiveInteger.default(64),
   ackTimeoutMs: durationMs.default(5000),
   maxPushAttempts: positiveInteger.default(3),
@@ -220,6 +228,18 @@ const messagingSchema = z.strictObject({
   undeliveredMaxAgeMs: positiveInteger.default(30 * 24 * 3600 * 1000),
   pruneIntervalMs: durationMs.default(3600 * 1000),
   pruneBatchMessages: positiveInteger.default(1000),
+});
+
+/** The PostgreSQL store needs somewhere to connect. */
+const messagingStoreSchema = messagingSchema.superRefine((m, ctx) => {
+  if (m.store === 'postgres' && m.postgres.url === null) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['postgres', 'url'],
+      input: null,
+      message: 'must be set when messaging.store is postgres (or set LONGLINK_POSTGRES_URL)',
+    });
+  }
 });
 
 const logSchema = z.strictObject({
@@ -236,7 +256,7 @@ export const longlinkConfigSchema = z.strictObject({
   heartbeat: heartbeatSchema.prefault({}),
   rateLimit: rateLimitSchema.prefault({}),
   access: accessSchema.prefault({}),
-  messaging: messagingSchema.prefault({}),
+  messaging: messagingStoreSchema.prefault({}),
   log: logSchema.prefault({}),
 });
 

@@ -1,10 +1,13 @@
 import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import { MemoryMessageStore } from './memory-message.store';
 import { MessageStore } from './message.store';
 import { NewMessage } from './message.types';
+import { PostgresMessageStore } from './postgres-message.store';
 import { SqliteMessageStore } from './sqlite-message.store';
 
 interface StoreFixture {
@@ -42,12 +45,44 @@ const sqlite: StoreFixture = {
   },
 };
 
+// Needs a running server (.ci/run starts one): unreachable, these tests fail rather than skip.
+const POSTGRES_URL =
+  process.env.LONGLINK_TEST_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/longlink_test';
+const schemas = new Map<MessageStore, string>();
+const postgres: StoreFixture = {
+  name: 'PostgresMessageStore',
+  async create() {
+    // A schema per store: tests (and jest workers) never see each other's rows.
+    const schema = `contract_${randomBytes(8).toString('hex')}`;
+    const store = new PostgresMessageStore({ url: POSTGRES_URL, schema });
+    try {
+      await store.open();
+    } catch (err) {
+      await store.close();
+      throw new Error(`PostgreSQL at ${POSTGRES_URL}: ${(err as Error).message}`);
+    }
+    schemas.set(store, schema);
+    return store;
+  },
+  async dispose(store) {
+    await store.close();
+    const client = new Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      await client.query(`DROP SCHEMA IF EXISTS ${schemas.get(store)} CASCADE`);
+    } finally {
+      await client.end();
+    }
+    schemas.delete(store);
+  },
+};
+
 let ids = 0;
 function msg(from: string, to: string, content: unknown = null, clientMsgId?: string): NewMessage {
   return { from, to, clientMsgId: clientMsgId ?? `cm-${++ids}`, content: JSON.stringify(content) };
 }
 
-describe.each([memory, sqlite])('MessageStore contract: $name', (fixture) => {
+describe.each([memory, sqlite, postgres])('MessageStore contract: $name', (fixture) => {
   let store: MessageStore;
   beforeEach(async () => {
     store = await fixture.create();
