@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module.js';
+import { ClusterModule } from './cluster/cluster.module.js';
 import { LONGLINK_CONFIG } from './config/config.constants.js';
 import { LonglinkConfig } from './config/longlink-config.js';
 import { GuardsModule } from './guards/guards.module.js';
@@ -40,6 +41,8 @@ export class LonglinkModule {
         AuthModule,
         HeartbeatModule,
         MessagingModule,
+        // Setting cluster.redis.url alone turns cluster mode on.
+        ...(config.cluster.redis.url !== null ? [ClusterModule] : []),
       ],
       exports: [SessionModule, GuardsModule, MessagingModule],
     };

@@ -41,6 +41,8 @@ const ENV_VARIABLES: readonly { name: string; path: readonly string[]; kind: Val
   { name: 'LONGLINK_LOG_LEVEL', path: ['log', 'level'], kind: 'string' },
   { name: 'LONGLINK_DATA_DIR', path: ['messaging', 'dataDir'], kind: 'string' },
   { name: 'LONGLINK_POSTGRES_URL', path: ['messaging', 'postgres', 'url'], kind: 'string' },
+  { name: 'LONGLINK_REDIS_URL', path: ['cluster', 'redis', 'url'], kind: 'string' },
+  { name: 'LONGLINK_NODE_ID', path: ['cluster', 'nodeId'], kind: 'string' },
 ];
 
 /**

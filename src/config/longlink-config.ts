@@ -242,6 +242,19 @@ const messagingStoreSchema = messagingSchema.superRefine((m, ctx) => {
   }
 });
 
+const clusterSchema = z.strictObject({
+  nodeId: nonEmptyString.nullable().default(null),
+  redis: z
+    .strictObject({
+      url: nonEmptyString.nullable().default(null),
+      keyPrefix: nonEmptyString.default('longlink:'),
+      connectTimeoutMs: durationMs.default(5000),
+    })
+    .prefault({}),
+  nodeTtlMs: durationMs.default(5000),
+  nodeHeartbeatMs: durationMs.default(1000),
+});
+
 const logSchema = z.strictObject({
   level: z.enum(LOG_LEVELS, { error: `must be one of: ${LOG_LEVELS.join(', ')}` }).default('log'),
 });
@@ -257,6 +270,19 @@ export const longlinkConfigSchema = z.strictObject({
   rateLimit: rateLimitSchema.prefault({}),
   access: accessSchema.prefault({}),
   messaging: messagingStoreSchema.prefault({}),
+  cluster: clusterSchema
+    .superRefine((c, ctx) => {
+      // A node must refresh its liveness key well before it expires, or it flaps dead.
+      if (c.nodeHeartbeatMs * 2 > c.nodeTtlMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['nodeHeartbeatMs'],
+          input: c.nodeHeartbeatMs,
+          message: `must be at most half of cluster.nodeTtlMs (${c.nodeTtlMs})`,
+        });
+      }
+    })
+    .prefault({}),
   log: logSchema.prefault({}),
 });
 

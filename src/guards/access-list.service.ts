@@ -7,6 +7,17 @@ import { LonglinkException } from '../transport/longlink.exception.js';
 
 type AccessConfig = LonglinkConfig['access'];
 
+/**
+ * Strikes counted across nodes (cluster mode): resolves true when this strike
+ * is the limit-th of the address within the window, counting every node's.
+ */
+export type SharedStrikes = (
+  kind: string,
+  address: string,
+  limit: number,
+  windowMs: number,
+) => Promise<boolean>;
+
 /** Black and white lists of IPs (CIDR) and user ids. An empty whitelist admits everyone. */
 @Injectable()
 export class AccessListService {
@@ -16,6 +27,8 @@ export class AccessListService {
   private userWhite: Set<string> | null;
   /** Temporary IP bans (failed logins): address → until (ms since epoch). */
   private readonly bans = new Map<string, number>();
+  private readonly banListeners: ((address: string, untilMs: number) => void)[] = [];
+  private sharedStrikes: SharedStrikes | null = null;
 
   constructor(@Inject(LONGLINK_CONFIG) config: LonglinkConfig) {
     this.load(config.access);
@@ -40,9 +53,39 @@ export class AccessListService {
     return this.ipWhite === null || this.ipWhite.check(address, family);
   }
 
-  /** Refuses `address` at accept until `untilMs`. */
-  ban(address: string, untilMs: number): void {
+  /** Refuses `address` at accept until `untilMs`; `announce` tells the ban listeners (other nodes). */
+  ban(address: string, untilMs: number, announce = true): void {
+    if ((this.bans.get(address) ?? 0) >= untilMs) return;
     this.bans.set(address, untilMs);
+    if (announce) for (const fn of this.banListeners) fn(address, untilMs);
+  }
+
+  /** Cluster mode: bans made here are announced to the other nodes. */
+  onBan(listener: (address: string, untilMs: number) => void): void {
+    this.banListeners.push(listener);
+  }
+
+  /** Cluster mode: strikes are also counted across nodes. */
+  useSharedStrikes(strikes: SharedStrikes): void {
+    this.sharedStrikes = strikes;
+  }
+
+  /**
+   * Counts a strike of `address` across nodes too (when in cluster mode), and
+   * calls `reached` if that makes it the limit-th: a guesser or flooder that
+   * spreads itself over several nodes is banned as one on a single node would be.
+   */
+  shareStrike(
+    kind: string,
+    address: string,
+    limit: number,
+    windowMs: number,
+    reached: () => void,
+  ): void {
+    this.sharedStrikes?.(kind, address, limit, windowMs).then(
+      (hit) => hit && reached(),
+      () => undefined,
+    );
   }
 
   isBanned(address: string, now = Date.now()): boolean {

@@ -35,8 +35,21 @@ export class LoginThrottleService {
    */
   recordFailure(conn: LonglinkConnection, now = Date.now()): boolean {
     const address = conn.remoteAddress;
+    const { maxFailedLogins, failedLoginWindowMs } = this.config.auth;
+    if (!this.failures.record(address, now)) {
+      this.access.shareStrike('login', address, maxFailedLogins, failedLoginWindowMs, () =>
+        this.banAddress(conn, Date.now()),
+      );
+      return false;
+    }
+    this.banAddress(conn, now);
+    return true;
+  }
+
+  /** Bans the address of `conn` and closes its other connections that are not logged in. */
+  private banAddress(conn: LonglinkConnection, now: number): void {
+    const address = conn.remoteAddress;
     const { maxFailedLogins, failedLoginBanMs } = this.config.auth;
-    if (!this.failures.record(address, now)) return false;
     this.access.ban(address, now + failedLoginBanMs);
     // Connections opened before the ban would otherwise keep guessing: close the ones not logged in.
     this.server.forEachConnection((other) => {
@@ -47,6 +60,5 @@ export class LoginThrottleService {
     this.logger.warn(
       `banned ${address} for ${failedLoginBanMs} ms after ${maxFailedLogins} failed logins`,
     );
-    return true;
   }
 }

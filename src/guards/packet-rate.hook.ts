@@ -28,6 +28,8 @@ export class PacketRateHook implements TransportHooks {
   private readonly maxPackets: number;
   private readonly kickPackets: number;
   private readonly kickBanMs: number;
+  private readonly maxKicksPerIp: number;
+  private readonly kickWindowMs: number;
   private readonly kicks: StrikeCounter;
   private readonly logger = new Logger('PacketRate');
 
@@ -40,6 +42,8 @@ export class PacketRateHook implements TransportHooks {
       maxPackets: this.maxPackets,
       kickPackets: this.kickPackets,
       kickBanMs: this.kickBanMs,
+      maxKicksPerIp: this.maxKicksPerIp,
+      kickWindowMs: this.kickWindowMs,
     } = config.rateLimit);
     this.kicks = new StrikeCounter(config.rateLimit.maxKicksPerIp, config.rateLimit.kickWindowMs);
   }
@@ -58,12 +62,21 @@ export class PacketRateHook implements TransportHooks {
     // Frames after the kick in the same read land here too: count the connection once.
     if (!conn.isOpen) return false;
     conn.kick(KickReason.RateLimited, 'packet rate far over the limit');
-    if (this.kicks.record(conn.remoteAddress, now)) {
-      this.access.ban(conn.remoteAddress, now + this.kickBanMs);
-      this.logger.warn(
-        `banned ${conn.remoteAddress} for ${this.kickBanMs} ms after repeated floods`,
+    if (this.kicks.record(conn.remoteAddress, now)) this.banFlooder(conn.remoteAddress, now);
+    else {
+      this.access.shareStrike(
+        'kick',
+        conn.remoteAddress,
+        this.maxKicksPerIp,
+        this.kickWindowMs,
+        () => this.banFlooder(conn.remoteAddress, Date.now()),
       );
     }
     return false;
+  }
+
+  private banFlooder(address: string, now: number): void {
+    this.access.ban(address, now + this.kickBanMs);
+    this.logger.warn(`banned ${address} for ${this.kickBanMs} ms after repeated floods`);
   }
 }

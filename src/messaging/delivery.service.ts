@@ -158,6 +158,31 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
     setImmediate(() => void this.pump(stream));
   }
 
+  /** Whether `uid` has an inbox stream on this node (is logged in here). */
+  isLocal(uid: string): boolean {
+    return this.streams.has(uid);
+  }
+
+  /**
+   * Re-reads the newest seq of every local inbox and pushes what is new: after
+   * notifications may have been lost (another node stored messages while this
+   * one could not hear of them), the store is the truth.
+   */
+  async catchUp(uid?: string): Promise<void> {
+    const streams = uid === undefined ? [...this.streams.values()] : [this.streams.get(uid)];
+    for (const stream of streams) {
+      if (stream === undefined || stream.closed) continue;
+      try {
+        const newest = await this.store.lastSeq(stream.uid);
+        if (newest > stream.newestSeq) stream.newestSeq = newest;
+      } catch (err) {
+        this.logger.error(`catching up the inbox of ${stream.uid} failed: ${String(err)}`);
+        continue;
+      }
+      void this.pump(stream);
+    }
+  }
+
   /** Un-acked pushes of a user's connection (for tests and metrics). */
   inflightCount(uid: string): number {
     return this.streams.get(uid)?.inflight.size ?? 0;

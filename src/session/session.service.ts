@@ -9,6 +9,15 @@ import { LoginEvent, LogoutEvent } from './session.events.js';
 import { SessionUser } from './session-user.js';
 
 /**
+ * Reaches users logged in on other nodes (cluster mode): push and kick go to
+ * the node that holds the user, if any. Fire and forget, like a local push.
+ */
+export interface SessionForwarder {
+  push(uid: string, op: number, body: string | undefined): void;
+  kick(uid: string, reason: string, message: string): void;
+}
+
+/**
  * The User↔Conn registry for feature modules: who is online, push to a user,
  * kick a user, and login/logout events. One user, one connection: a newer
  * login kicks the older one with reason `relogin`.
@@ -18,6 +27,7 @@ export class SessionService implements OnModuleInit {
   private readonly logger = new Logger('SessionService');
   private readonly loginSubject = new Subject<LoginEvent>();
   private readonly logoutSubject = new Subject<LogoutEvent>();
+  private forwarder: SessionForwarder | null = null;
 
   /** Fires after a user is bound to a connection. */
   readonly logins$: Observable<LoginEvent> = this.loginSubject.asObservable();
@@ -85,18 +95,37 @@ export class SessionService implements OnModuleInit {
     return this.registry.uids();
   }
 
-  /** Pushes a PDU (seq 0) to a user's connection; false when the user is not online here. */
+  /** Lets cluster mode reach users on other nodes. */
+  useForwarder(forwarder: SessionForwarder): void {
+    this.forwarder = forwarder;
+  }
+
+  /**
+   * Pushes a PDU (seq 0) to a user's connection; false when the user is not
+   * online here. In cluster mode a user not online here gets it from the node
+   * that holds it, if any.
+   */
   push(uid: string, op: number, body?: unknown): boolean {
     const conn = this.registry.get(uid)?.conn;
-    if (!conn || !conn.isOpen) return false;
-    conn.send(op, 0, body === undefined ? undefined : JSON.stringify(body));
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    if (!conn || !conn.isOpen) {
+      this.forwarder?.push(uid, op, text);
+      return false;
+    }
+    conn.send(op, 0, text);
     return true;
   }
 
-  /** Sends KICK {reason} to a user and closes the connection; false when not online. */
+  /**
+   * Sends KICK {reason} to a user and closes the connection; false when not
+   * online here (in cluster mode the user's node, if any, kicks it).
+   */
   kick(uid: string, reason: string, message = reason): boolean {
     const user = this.registry.get(uid);
-    if (!user) return false;
+    if (!user) {
+      this.forwarder?.kick(uid, reason, message);
+      return false;
+    }
     user.kicked = true;
     this.end(user, reason);
     user.conn.kick(reason, message);
