@@ -10,7 +10,7 @@ import { MessagingClient } from './support/messaging-client';
 import { ReliableClient } from './support/reliable-client';
 import { TcpBalancer } from './support/tcp-balancer';
 import { TestGateway } from './support/test-gateway';
-import { sleep, until } from './support/wait';
+import { sleep } from './support/wait';
 
 const SECRET = 'cluster-failures-secret-0123456789';
 const PAIRS = 50;

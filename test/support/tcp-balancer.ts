@@ -16,9 +16,9 @@ export class TcpBalancer {
   ) {}
 
   static async start(backends: number[]): Promise<TcpBalancer> {
-    let balancer: TcpBalancer | undefined;
-    const server = createServer({ noDelay: true }, (client) => void balancer!.route(client));
-    balancer = new TcpBalancer(server, backends);
+    const server = createServer({ noDelay: true });
+    const balancer = new TcpBalancer(server, backends);
+    server.on('connection', (client: Socket) => void balancer.route(client));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return balancer;
   }
