@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module.js';
 import { ClusterModule } from './cluster/cluster.module.js';
 import { LONGLINK_CONFIG } from './config/config.constants.js';
@@ -30,7 +30,14 @@ class LonglinkCoreModule {
  * it once in the application's root module beside its own feature modules.
  */
 @Module({})
-export class LonglinkModule {
+export class LonglinkModule implements OnApplicationBootstrap {
+  constructor(private readonly server: LonglinkServer) {}
+
+  /** After every module's init hooks: the transport lets connections in from here on. */
+  onApplicationBootstrap(): void {
+    this.server.markReady();
+  }
+
   static forRoot(config: LonglinkConfig, server: LonglinkServer): DynamicModule {
     return {
       module: LonglinkModule,

@@ -18,6 +18,9 @@ import { NO_REPLY } from './no-reply.js';
 import { RawJson } from './raw-json.js';
 import { ReadBudget, ReadBudgetOptions } from './read-budget.js';
 
+/** Connections held while the app initializes; more are closed (an init is seconds at most). */
+const MAX_WAITING_CONNECTIONS = 10_000;
+
 /** Identifies longlink handlers in hybrid apps. */
 export const LONGLINK_TRANSPORT = Symbol('longlink');
 
@@ -91,6 +94,10 @@ export class LonglinkServer
   private readonly bodyLimits: BodyLimits;
   private readonly readBudget: ReadBudget;
   private directRoutes: DirectRouteSource | undefined = undefined;
+  /** Set once the app's modules are initialized (markReady). */
+  private ready = false;
+  /** Connections accepted before that, waiting unread. */
+  private waiting: Socket[] = [];
   /** Refuses at the handle, before a Socket exists, where Node allows (see EarlyRefusal). */
   private readonly early = new EarlyRefusal(
     (address) => this.refusal(address),
@@ -113,9 +120,8 @@ export class LonglinkServer
 
   listen(callback: (err?: unknown) => void): void {
     try {
-      // Tracing hooks (setOnProcessingEndHook) need Nest's full request path on every route.
-      const direct = this.onProcessingEndHook === undefined ? this.directRoutes : undefined;
-      this.ops = OpRegistry.fromHandlers(this.messageHandlers, direct);
+      // Checked now, so a bad op table fails startup; resolved again once the app is ready.
+      this.resolveOps();
     } catch (err) {
       return callback(err);
     }
@@ -133,7 +139,7 @@ export class LonglinkServer
       server.off('error', onStartupError);
       server.on('error', (err) => this.emit('error', err));
       this.wheel.start();
-      this.early.install(server);
+      if (this.ready) this.early.install(server);
       this._status$.next('listening');
       const { address, port } = server.address() as AddressInfo;
       this.logger.log(`listening on ${address}:${port} (${this.ops.list().length} ops)`);
@@ -156,6 +162,8 @@ export class LonglinkServer
     this.netServer = null;
     this._status$.next('closing');
     if (server) server.close();
+    for (const socket of this.waiting) socket.destroy();
+    this.waiting = [];
     const { reconnectAfterMs, reconnectJitterMs, drainTimeoutMs } = this.options;
     for (const conn of this.connections) {
       const afterMs = reconnectAfterMs + Math.floor(Math.random() * (reconnectJitterMs + 1));
@@ -220,7 +228,31 @@ export class LonglinkServer
     return this.ops;
   }
 
-  /** Lets routes that need no enhancer skip Nest's handler chain; resolved at listen(). */
+  /**
+   * Called once every module's init hooks have run (LonglinkModule's bootstrap
+   * hook): hooks, direct routes and the store are in place. In a hybrid app the
+   * port may be listening before that (`startAllMicroservices()` before
+   * `listen()`): connections accepted meanwhile wait, unread, and are let in now,
+   * so every check is in force from the first connection whatever the order.
+   */
+  markReady(): void {
+    if (this.ready) return;
+    this.ready = true;
+    this.resolveOps();
+    if (this.netServer) this.early.install(this.netServer);
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const socket of waiting) if (!socket.destroyed) this.accept(socket);
+  }
+
+  /** op → handler (and direct routes, which are known once modules are initialized). */
+  private resolveOps(): void {
+    // Tracing hooks (setOnProcessingEndHook) need Nest's full request path on every route.
+    const direct = this.onProcessingEndHook === undefined ? this.directRoutes : undefined;
+    this.ops = OpRegistry.fromHandlers(this.messageHandlers, direct);
+  }
+
+  /** Lets routes that need no enhancer skip Nest's handler chain; resolved when ready. */
   useDirectRoutes(source: DirectRouteSource): void {
     this.directRoutes = source;
   }
@@ -246,6 +278,13 @@ export class LonglinkServer
   }
 
   private accept(socket: Socket): void {
+    if (!this.ready) {
+      // Before the app is initialized: held paused (pauseOnConnect), bounded, let in by markReady.
+      if (this.waiting.length >= MAX_WAITING_CONNECTIONS) return void socket.destroy();
+      socket.on('error', () => undefined);
+      this.waiting.push(socket);
+      return;
+    }
     const address = peerAddress(socket);
     if (!this.early.active) {
       const reason = this.refusal(address);
