@@ -1,10 +1,8 @@
 import { DynamicModule, INestMicroservice, LogLevel, Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
-import { ConfigError } from './config/config.error.js';
 import { loadConfig } from './config/config.loader.js';
 import { LonglinkConfig, LOG_LEVELS } from './config/longlink-config.js';
+import { transportOptions } from './config/transport-options.js';
 import { LonglinkModule } from './longlink.module.js';
 import { LonglinkServer } from './transport/longlink.server.js';
 
@@ -21,56 +19,9 @@ export interface Gateway {
   config: LonglinkConfig;
 }
 
-/** Builds a transport from config; one place so main.ts, tests and benchmarks agree. */
+/** A transport configured from `config` (for createMicroservice). */
 export function createLonglinkServer(config: LonglinkConfig): LonglinkServer {
-  const { server, heartbeat, rateLimit } = config;
-  return new LonglinkServer({
-    host: server.host,
-    port: server.port,
-    maxFrameBytes: server.maxFrameBytes,
-    // A config that lowers maxFrameBytes lowers the pre-login limit with it.
-    maxPreLoginFrameBytes: Math.min(server.maxPreLoginFrameBytes, server.maxFrameBytes),
-    maxWriteBufferBytes: server.maxWriteBufferBytes,
-    maxJsonDepth: server.maxJsonDepth,
-    maxJsonItems: server.maxJsonItems,
-    readBudget: {
-      intervalMs: rateLimit.intervalMs,
-      maxBytes: rateLimit.maxBytes,
-      maxIpBytes: rateLimit.maxIpBytes,
-      maxPreLoginBytes: rateLimit.maxPreLoginBytes,
-      maxPreLoginIpBytes: rateLimit.maxPreLoginIpBytes,
-    },
-    loginTimeoutMs: server.loginTimeoutMs,
-    heartbeatTimeoutMs: heartbeat.timeoutMs,
-    sweepIntervalMs: heartbeat.sweepIntervalMs,
-    maxKicksPerTurn: heartbeat.maxKicksPerTurn,
-    drainTimeoutMs: server.drainTimeoutMs,
-    reconnectAfterMs: server.reconnectAfterMs,
-    reconnectJitterMs: server.reconnectJitterMs,
-    tls: readTlsFiles(server.tls),
-  });
-}
-
-/** Reads the PEM files named in server.tls; a missing file stops startup naming the key. */
-function readTlsFiles(tls: LonglinkConfig['server']['tls']): { cert: Buffer; key: Buffer } | null {
-  if (tls.certFile === null || tls.keyFile === null) return null;
-  const read = (key: string, file: string) => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new ConfigError(`server.tls.${key}`, `cannot read ${file} (${(err as Error).message})`);
-    }
-  };
-  const pair = { cert: read('certFile', tls.certFile), key: read('keyFile', tls.keyFile) };
-  try {
-    createSecureContext(pair);
-  } catch (err) {
-    throw new ConfigError(
-      'server.tls',
-      `certificate and key are not usable (${(err as Error).message})`,
-    );
-  }
-  return pair;
+  return new LonglinkServer(transportOptions(config));
 }
 
 /** Log levels up to and including the configured one. */
@@ -81,6 +32,7 @@ function logLevels(level: LonglinkConfig['log']['level']): LogLevel[] {
 /** Creates (but does not start) a longlink gateway: `await gateway.app.listen()`. */
 export async function createGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const config = options.config ?? loadConfig();
+  // Built now: a bad TLS file stops startup naming its key before Nest starts.
   const server = createLonglinkServer(config);
 
   @Module({ imports: [LonglinkModule.forRoot(config, server), ...(options.imports ?? [])] })
@@ -89,6 +41,8 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   const app = await NestFactory.createMicroservice(GatewayRootModule, {
     strategy: server,
     logger: logLevels(config.log.level),
+    // Errors of start-up (a ConfigError from a provider) reach the caller instead of exiting.
+    abortOnError: false,
   });
   return { app, server, config };
 }

@@ -1,24 +1,64 @@
-import { DynamicModule, Global, Module, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  DynamicModule,
+  FactoryProvider,
+  Global,
+  Module,
+  ModuleMetadata,
+  OnApplicationBootstrap,
+  Provider,
+} from '@nestjs/common';
 import { AuthModule } from './auth/auth.module.js';
 import { ClusterModule } from './cluster/cluster.module.js';
-import { LONGLINK_CONFIG } from './config/config.constants.js';
-import { LonglinkConfig } from './config/longlink-config.js';
+import { LONGLINK_CONFIG, LONGLINK_OPTIONS } from './config/config.constants.js';
+import { validateConfig } from './config/config.loader.js';
+import { LonglinkConfig, LonglinkConfigInput } from './config/longlink-config.js';
+import { transportOptions } from './config/transport-options.js';
 import { GuardsModule } from './guards/guards.module.js';
 import { HeartbeatModule } from './heartbeat/heartbeat.module.js';
 import { MessagingModule } from './messaging/messaging.module.js';
 import { SessionModule } from './session/session.module.js';
 import { LonglinkServer } from './transport/longlink.server.js';
 
+/** The gateway's options, in the shape of config/default.yaml; every key is optional. */
+export type LonglinkOptions = LonglinkConfigInput;
+
+export interface LonglinkAsyncOptions {
+  /** Modules whose providers `useFactory` needs (e.g. the application's ConfigModule). */
+  imports?: ModuleMetadata['imports'];
+  inject?: FactoryProvider['inject'];
+  useFactory: FactoryProvider<LonglinkOptions | Promise<LonglinkOptions>>['useFactory'];
+  /** The transport given to createMicroservice({ strategy }), if the app was made that way. */
+  server?: LonglinkServer;
+}
+
 /** Makes the config and the transport injectable everywhere. */
 @Global()
 @Module({})
 class LonglinkCoreModule {
-  static forRoot(config: LonglinkConfig, server: LonglinkServer): DynamicModule {
+  static register(
+    options: Provider,
+    server: LonglinkServer | undefined,
+    imports: ModuleMetadata['imports'] = [],
+  ): DynamicModule {
     return {
       module: LonglinkCoreModule,
+      imports,
       providers: [
-        { provide: LONGLINK_CONFIG, useValue: config },
-        { provide: LonglinkServer, useValue: server },
+        options,
+        {
+          provide: LONGLINK_CONFIG,
+          useFactory: (raw: LonglinkOptions) => validateConfig(raw),
+          inject: [LONGLINK_OPTIONS],
+        },
+        {
+          provide: LonglinkServer,
+          useFactory: (config: LonglinkConfig) => {
+            const transport = server ?? new LonglinkServer();
+            transport.configure(transportOptions(config));
+            return transport;
+          },
+          inject: [LONGLINK_CONFIG],
+        },
       ],
       exports: [LONGLINK_CONFIG, LonglinkServer],
     };
@@ -26,8 +66,11 @@ class LonglinkCoreModule {
 }
 
 /**
- * The gateway: sessions, login, heartbeat, guards and messaging. Import
- * it once in the application's root module beside its own feature modules.
+ * The gateway: sessions, login, heartbeat, guards, messaging and (with
+ * cluster.redis.url) cluster mode. Import it once in the application's root
+ * module beside its own feature modules, with forRoot(options) or, when the
+ * options come from the application's own providers, forRootAsync(). Options
+ * are validated at start with the messages of the YAML loader (loadConfig).
  */
 @Module({})
 export class LonglinkModule implements OnApplicationBootstrap {
@@ -38,18 +81,39 @@ export class LonglinkModule implements OnApplicationBootstrap {
     this.server.markReady();
   }
 
-  static forRoot(config: LonglinkConfig, server: LonglinkServer): DynamicModule {
+  /**
+   * `server`: the transport given to createMicroservice({ strategy }), if any;
+   * otherwise the module makes one (app.get(LonglinkServer), for connectMicroservice).
+   */
+  static forRoot(options: LonglinkOptions = {}, server?: LonglinkServer): DynamicModule {
+    return LonglinkModule.build(
+      LonglinkCoreModule.register({ provide: LONGLINK_OPTIONS, useValue: options }, server),
+    );
+  }
+
+  static forRootAsync(options: LonglinkAsyncOptions): DynamicModule {
+    const provider: Provider = {
+      provide: LONGLINK_OPTIONS,
+      useFactory: options.useFactory,
+      inject: options.inject ?? [],
+    };
+    return LonglinkModule.build(
+      LonglinkCoreModule.register(provider, options.server, options.imports),
+    );
+  }
+
+  private static build(core: DynamicModule): DynamicModule {
     return {
       module: LonglinkModule,
       imports: [
-        LonglinkCoreModule.forRoot(config, server),
+        core,
         SessionModule,
         GuardsModule,
         AuthModule,
         HeartbeatModule,
         MessagingModule,
-        // Setting cluster.redis.url alone turns cluster mode on.
-        ...(config.cluster.redis.url !== null ? [ClusterModule] : []),
+        // Inert unless cluster.redis.url is set.
+        ClusterModule,
       ],
       exports: [SessionModule, GuardsModule, MessagingModule],
     };

@@ -27,6 +27,7 @@ export class ClusterDeliveryService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
+    if (!this.redis.enabled) return;
     this.subscription = this.messaging.stored$.subscribe(({ message }) => {
       if (!this.delivery.isLocal(message.to)) void this.route(message);
     });

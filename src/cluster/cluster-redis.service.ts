@@ -19,6 +19,8 @@ type Handler<T> = (message: T) => void;
  */
 @Injectable()
 export class ClusterRedisService implements OnModuleInit, OnApplicationShutdown {
+  /** Cluster mode is on: cluster.redis.url is set. Otherwise nothing here connects or runs. */
+  readonly enabled: boolean;
   readonly nodeId: string;
   readonly keys: RedisKeys;
   readonly command: Redis;
@@ -34,6 +36,7 @@ export class ClusterRedisService implements OnModuleInit, OnApplicationShutdown 
 
   constructor(@Inject(LONGLINK_CONFIG) private readonly config: LonglinkConfig) {
     const { nodeId, redis } = config.cluster;
+    this.enabled = redis.url !== null;
     this.nodeId = nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.keys = new RedisKeys(redis.keyPrefix);
     const options = {
@@ -43,8 +46,12 @@ export class ClusterRedisService implements OnModuleInit, OnApplicationShutdown 
       maxRetriesPerRequest: 1,
       retryStrategy: (times: number) => Math.min(100 * times, 1000),
     };
-    this.command = new Redis(redis.url!, options);
-    this.subscriber = new Redis(redis.url!, { ...options, enableOfflineQueue: true });
+    // Without a URL the clients are made (lazily: they never connect) only to keep the fields simple.
+    this.command = new Redis(redis.url ?? 'redis://127.0.0.1:6379', options);
+    this.subscriber = new Redis(redis.url ?? 'redis://127.0.0.1:6379', {
+      ...options,
+      enableOfflineQueue: true,
+    });
     for (const client of [this.command, this.subscriber]) {
       // Errors surface on each command; the connection retries by itself.
       client.on('error', () => undefined);
@@ -69,6 +76,7 @@ export class ClusterRedisService implements OnModuleInit, OnApplicationShutdown 
 
   /** Connects both links, subscribes, starts the liveness heartbeat; a startup error names the key. */
   async onModuleInit(): Promise<void> {
+    if (!this.enabled) return;
     try {
       await Promise.all([this.command.connect(), this.subscriber.connect()]);
       await this.subscriber.subscribe(this.keys.inbox(this.nodeId), this.keys.bans);
@@ -115,6 +123,7 @@ export class ClusterRedisService implements OnModuleInit, OnApplicationShutdown 
   }
 
   async onApplicationShutdown(): Promise<void> {
+    if (!this.enabled) return;
     this.closing = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     // Leave at once rather than when the TTL runs out: nothing is routed here any more.

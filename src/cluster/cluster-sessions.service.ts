@@ -37,6 +37,7 @@ export class ClusterSessionsService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
+    if (!this.redis.enabled) return;
     this.subscriptions = [
       this.sessions.logins$.subscribe(({ user }) => void this.claim(user)),
       this.sessions.logouts$.subscribe(({ user }) => void this.release(user)),

@@ -32,6 +32,7 @@ export class SharedAbuseService implements OnModuleInit, OnApplicationBootstrap 
   ) {}
 
   onModuleInit(): void {
+    if (!this.redis.enabled) return;
     this.access.onBan((address, untilMs) => void this.announce(address, untilMs));
     this.redis.onBan((m) => this.receive(m));
     this.access.useSharedStrikes(async (kind, address, limit, windowMs) => {
@@ -47,7 +48,7 @@ export class SharedAbuseService implements OnModuleInit, OnApplicationBootstrap 
 
   /** After every module's init: Redis is connected by then. */
   async onApplicationBootstrap(): Promise<void> {
-    await this.loadBans();
+    if (this.redis.enabled) await this.loadBans();
   }
 
   private async announce(address: string, untilMs: number): Promise<void> {

@@ -1,3 +1,6 @@
+/** Nest injection token for the options given to LonglinkModule (before validation). */
+export const LONGLINK_OPTIONS = Symbol('LONGLINK_OPTIONS');
+
 /** Nest injection token for the validated LonglinkConfig. */
 export const LONGLINK_CONFIG = Symbol('LONGLINK_CONFIG');
 

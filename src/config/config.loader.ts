@@ -64,10 +64,31 @@ export function loadConfig(options: LoadConfigOptions = {}): LonglinkConfig {
   raw = deepMerge(raw, fromEnv.values);
   if (options.overrides !== undefined) raw = deepMerge(raw, options.overrides);
 
+  return validate(raw, env, fromEnv.sources, options.overrides);
+}
+
+/**
+ * Validates options given in code (LonglinkModule.forRoot/forRootAsync), in the
+ * shape of config/default.yaml: defaults applied, and the same ConfigError
+ * messages as the loader's. Already validated config passes through unchanged.
+ */
+export function validateConfig(
+  options: LonglinkConfigInput,
+  env: NodeJS.ProcessEnv = process.env,
+): LonglinkConfig {
+  return validate(options as Tree, env, new Map(), options as LonglinkConfigOverrides);
+}
+
+function validate(
+  raw: Tree,
+  env: NodeJS.ProcessEnv,
+  sources: ReadonlyMap<string, string>,
+  overrides: LonglinkConfigOverrides | undefined,
+): LonglinkConfig {
   const result = longlinkConfigSchema.safeParse(raw, { reportInput: true, error: plainMessage });
   if (!result.success) {
     const [first, ...more] = result.error.issues.flatMap((issue) =>
-      describeIssue(issue, raw, fromEnv.sources, options.overrides),
+      describeIssue(issue, raw, sources, overrides),
     );
     throw ConfigError.fromProblems(
       first ? [first, ...more] : [{ key: '(root)', problem: 'validation failed' }],

@@ -74,7 +74,7 @@ export class LonglinkServer
   private netServer: NetServer | null = null;
   private readonly connections = new Set<LonglinkConnection>();
   private readonly scheduler = new FlushScheduler();
-  private readonly wheel: IdleWheel<LonglinkConnection>;
+  private wheel: IdleWheel<LonglinkConnection>;
   private readonly hooks: TransportHooks[] = [];
   private frameHooks: TransportHooks[] = [];
   private readonly listeners: { [K in keyof LonglinkEvents]: LonglinkEvents[K][] } = {
@@ -90,9 +90,10 @@ export class LonglinkServer
   private drained: (() => void) | null = null;
   private closing: Promise<void> | null = null;
   private allClosed: (() => void) | null = null;
-  private readonly secureContext: SecureContext | null;
-  private readonly bodyLimits: BodyLimits;
-  private readonly readBudget: ReadBudget;
+  private options: LonglinkServerOptions | undefined;
+  private secureContext: SecureContext | null;
+  private bodyLimits: BodyLimits;
+  private readBudget: ReadBudget;
   private directRoutes: DirectRouteSource | undefined = undefined;
   /** Set once the app's modules are initialized (markReady). */
   private ready = false;
@@ -104,8 +105,19 @@ export class LonglinkServer
     (address, reason) => this.logger.debug?.(`refused ${address}: ${reason}`),
   );
 
-  constructor(private readonly options: LonglinkServerOptions) {
+  /**
+   * Options now, or later through configure() (LonglinkModule.forRoot/forRootAsync
+   * does it when the application's own providers have resolved them).
+   */
+  constructor(options?: LonglinkServerOptions) {
     super();
+    if (options) this.configure(options);
+  }
+
+  /** Sets the options; only before listen(). */
+  configure(options: LonglinkServerOptions): void {
+    if (this.netServer) throw new Error('longlink server is already listening');
+    this.options = options;
     this.secureContext = options.tls ? createSecureContext(options.tls) : null;
     this.bodyLimits = { maxDepth: options.maxJsonDepth, maxItems: options.maxJsonItems };
     this.readBudget = new ReadBudget(options.readBudget);
@@ -119,6 +131,14 @@ export class LonglinkServer
   }
 
   listen(callback: (err?: unknown) => void): void {
+    const options = this.options;
+    if (options === undefined) {
+      return callback(
+        new Error(
+          'longlink server has no options: import LonglinkModule.forRoot() or forRootAsync()',
+        ),
+      );
+    }
     try {
       // Checked now, so a bad op table fails startup; resolved again once the app is ready.
       this.resolveOps();
@@ -135,7 +155,7 @@ export class LonglinkServer
       callback(err);
     };
     server.once('error', onStartupError);
-    server.listen(this.options.port, this.options.host, () => {
+    server.listen(options.port, options.host, () => {
       server.off('error', onStartupError);
       server.on('error', (err) => this.emit('error', err));
       this.wheel.start();
@@ -164,7 +184,7 @@ export class LonglinkServer
     if (server) server.close();
     for (const socket of this.waiting) socket.destroy();
     this.waiting = [];
-    const { reconnectAfterMs, reconnectJitterMs, drainTimeoutMs } = this.options;
+    const { reconnectAfterMs, reconnectJitterMs, drainTimeoutMs } = this.options!;
     for (const conn of this.connections) {
       const afterMs = reconnectAfterMs + Math.floor(Math.random() * (reconnectJitterMs + 1));
       conn.send(Op.RECONNECT, 0, JSON.stringify({ reason: 'server-shutdown', afterMs }));
@@ -306,7 +326,7 @@ export class LonglinkServer
       stream,
       this,
       this.scheduler,
-      this.options,
+      this.options!,
       now,
       remote,
       this.readBudget.bucket(now),
@@ -475,7 +495,7 @@ export class LonglinkServer
 
   private expire(conn: LonglinkConnection): void {
     const now = Date.now();
-    const loginDue = !conn.user && conn.acceptedAt + this.options.loginTimeoutMs <= now;
+    const loginDue = !conn.user && conn.acceptedAt + this.options!.loginTimeoutMs <= now;
     conn.kick(loginDue ? KickReason.LoginTimeout : KickReason.HeartbeatTimeout);
   }
 
