@@ -208,6 +208,14 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '(root)' : out;
 }
 
+/** Options `over` merged into `base`, section by section (values and lists replace). */
+export function mergeOptions(
+  base: LonglinkConfigOverrides,
+  over: LonglinkConfigOverrides,
+): LonglinkConfigOverrides {
+  return deepMerge(base as Tree, over) as LonglinkConfigOverrides;
+}
+
 /** Merges `over` into a copy of `base`: mappings recursively, anything else replaced. */
 function deepMerge(base: Tree, over: unknown): Tree {
   const out: Tree = {};

@@ -1,8 +1,8 @@
 import { DynamicModule, INestMicroservice, Type } from '@nestjs/common';
-import { mintToken } from '../../src/auth/token.factory';
-import { LonglinkConfigOverrides, loadConfig } from '../../src/config/config.loader';
-import { LonglinkConfig } from '../../src/config/longlink-config';
-import { Gateway, createGateway } from '../../src/gateway.factory';
+import { LonglinkConfigOverrides } from '../../src/config/config.loader';
+import { Gateway } from '../../src/gateway.factory';
+import { LonglinkOptions } from '../../src/longlink.module';
+import { createTestingGateway } from '../../src/testing';
 import { TestClient } from './test-client';
 
 export interface TestGateway extends Gateway {
@@ -14,40 +14,33 @@ export interface TestGateway extends Gateway {
   close(): Promise<void>;
 }
 
-/** A real gateway on an ephemeral port with short timeouts, quiet logs. */
+/**
+ * A real gateway on an ephemeral port with short timeouts, quiet logs: built
+ * with longlink/testing's createTestingGateway, as an application's tests would.
+ */
 export async function startGateway(
   overrides: LonglinkConfigOverrides = {},
   imports: Array<Type | DynamicModule> = [],
   /** Runs between creation and listen (global enhancers, hooks). */
   beforeListen: (app: INestMicroservice) => void = () => undefined,
 ): Promise<TestGateway> {
-  const config: LonglinkConfig = loadConfig({
-    env: {},
-    overrides: {
+  const testing = await createTestingGateway({
+    options: {
       ...overrides,
       // Specs open many connections and send many bad tokens from 127.0.0.1; the
       // connect-rate cap and the failed-login ban are tested where a spec sets them.
-      server: { port: 0, maxConnectsPerIpPerWindow: 100000, ...overrides.server },
+      server: { maxConnectsPerIpPerWindow: 100000, ...overrides.server },
       auth: { maxFailedLogins: 100000, ...overrides.auth },
       // Likewise the ban of an IP whose connections keep being kicked for flooding.
       rateLimit: { maxKicksPerIp: 100000, ...overrides.rateLimit },
-      // Each gateway gets its own store: memory unless a spec asks for SQLite (with its own dataDir).
-      messaging: { store: 'memory', ...overrides.messaging },
-      log: { level: 'error', ...overrides.log },
-    },
+    } as LonglinkOptions,
+    imports,
+    beforeListen,
   });
-  const gateway = await createGateway({ config, imports });
-  beforeListen(gateway.app);
-  await gateway.app.listen();
+  const gateway = { app: testing.app, server: testing.server, config: testing.config };
   const clients: TestClient[] = [];
   const port = gateway.server.port;
-  const token = (uid: string, expiresIn = '1h') =>
-    mintToken(uid, {
-      secret: config.auth.jwtSecret,
-      expiresIn,
-      issuer: config.auth.jwtIssuer,
-      audience: config.auth.jwtAudience,
-    });
+  const token = (uid: string, expiresIn = '1h') => testing.token(uid, expiresIn);
   const client = async () => {
     const c = await TestClient.connect(port);
     clients.push(c);
@@ -66,7 +59,7 @@ export async function startGateway(
     },
     async close() {
       for (const c of clients) c.close();
-      await gateway.app.close();
+      await testing.close();
     },
   };
 }
