@@ -7,6 +7,7 @@ import {
   OnApplicationBootstrap,
   Provider,
 } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { AuthModule } from './auth/auth.module.js';
 import { ClusterModule } from './cluster/cluster.module.js';
 import { LONGLINK_CONFIG, LONGLINK_OPTIONS } from './config/config.constants.js';
@@ -27,8 +28,22 @@ export interface LonglinkAsyncOptions {
   imports?: ModuleMetadata['imports'];
   inject?: FactoryProvider['inject'];
   useFactory: FactoryProvider<LonglinkOptions | Promise<LonglinkOptions>>['useFactory'];
-  /** The transport given to createMicroservice({ strategy }), if the app was made that way. */
+  /**
+   * The transport to configure. By default: the LonglinkServer given to
+   * NestFactory.createMicroservice({ strategy }), else a new one (app.get(LonglinkServer)).
+   */
   server?: LonglinkServer;
+}
+
+/**
+ * The LonglinkServer given to NestFactory.createMicroservice(AppModule, { strategy }),
+ * if that is how the app was made: Nest keeps those options on its container.
+ */
+function appStrategy(moduleRef: ModuleRef): LonglinkServer | undefined {
+  const container = (moduleRef as unknown as { container?: { contextOptions?: unknown } })
+    .container;
+  const strategy = (container?.contextOptions as { strategy?: unknown } | undefined)?.strategy;
+  return strategy instanceof LonglinkServer ? strategy : undefined;
 }
 
 /** Makes the config and the transport injectable everywhere. */
@@ -52,12 +67,12 @@ class LonglinkCoreModule {
         },
         {
           provide: LonglinkServer,
-          useFactory: (config: LonglinkConfig) => {
-            const transport = server ?? new LonglinkServer();
+          useFactory: (config: LonglinkConfig, moduleRef: ModuleRef) => {
+            const transport = server ?? appStrategy(moduleRef) ?? new LonglinkServer();
             transport.configure(transportOptions(config));
             return transport;
           },
-          inject: [LONGLINK_CONFIG],
+          inject: [LONGLINK_CONFIG, ModuleRef],
         },
       ],
       exports: [LONGLINK_CONFIG, LonglinkServer],
@@ -82,8 +97,9 @@ export class LonglinkModule implements OnApplicationBootstrap {
   }
 
   /**
-   * `server`: the transport given to createMicroservice({ strategy }), if any;
-   * otherwise the module makes one (app.get(LonglinkServer), for connectMicroservice).
+   * `server`: the transport to configure. By default the LonglinkServer given to
+   * NestFactory.createMicroservice({ strategy }); in a hybrid app the module makes
+   * one: `app.connectMicroservice({ strategy: app.get(LonglinkServer) })`.
    */
   static forRoot(options: LonglinkOptions = {}, server?: LonglinkServer): DynamicModule {
     return LonglinkModule.build(

@@ -25,7 +25,7 @@ class SettingsModule {}
  * with the loader's messages.
  */
 describe('LonglinkModule', () => {
-  it("takes its options from the application's own providers (forRootAsync)", async () => {
+  it("takes its options from the application's own providers, for the app's strategy (forRootAsync)", async () => {
     const server = new LonglinkServer();
 
     @Module({
@@ -39,7 +39,6 @@ describe('LonglinkModule', () => {
             messaging: { store: 'memory' },
             log: { level: 'error' },
           }),
-          server,
         }),
       ],
     })
