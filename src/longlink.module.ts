@@ -7,7 +7,7 @@ import {
   OnApplicationBootstrap,
   Provider,
 } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { DiscoveryModule, ModuleRef } from '@nestjs/core';
 import { AuthModule } from './auth/auth.module.js';
 import { ClusterModule } from './cluster/cluster.module.js';
 import { LONGLINK_CONFIG, LONGLINK_OPTIONS } from './config/config.constants.js';
@@ -18,6 +18,7 @@ import { GuardsModule } from './guards/guards.module.js';
 import { HeartbeatModule } from './heartbeat/heartbeat.module.js';
 import { MessagingModule } from './messaging/messaging.module.js';
 import { SessionModule } from './session/session.module.js';
+import { DirectRoutesService } from './transport/direct-routes.service.js';
 import { LonglinkServer } from './transport/longlink.server.js';
 
 /** The gateway's options, in the shape of config/default.yaml; every key is optional. */
@@ -57,9 +58,10 @@ class LonglinkCoreModule {
   ): DynamicModule {
     return {
       module: LonglinkCoreModule,
-      imports,
+      imports: [DiscoveryModule, ...imports],
       providers: [
         options,
+        DirectRoutesService,
         {
           provide: LONGLINK_CONFIG,
           useFactory: (raw: LonglinkOptions) => validateConfig(raw),

@@ -1,9 +1,8 @@
 import { Module, OnModuleInit } from '@nestjs/common';
-import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { LonglinkServer } from '../transport/longlink.server.js';
 import { AccessListService } from './access-list.service.js';
 import { AccessReloadService } from './access-reload.service.js';
-import { DirectRoutesService } from './direct-routes.service.js';
 import { LoginThrottleService } from './login-throttle.service.js';
 import { ConnectionAccessHook } from './connection-access.hook.js';
 import { LoginRequiredGuard } from './login-required.guard.js';
@@ -15,9 +14,7 @@ import { PacketRateHook } from './packet-rate.hook.js';
  * must act first (at accept, and for every frame including unclaimed ones).
  */
 @Module({
-  imports: [DiscoveryModule],
   providers: [
-    DirectRoutesService,
     AccessListService,
     AccessReloadService,
     LoginThrottleService,

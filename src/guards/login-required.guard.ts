@@ -1,4 +1,5 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { REPLICATED_BY_DIRECT_ROUTES } from '../transport/direct-route.js';
 import { ErrorCode } from '../transport/error-codes.js';
 import { LonglinkContext } from '../transport/longlink.context.js';
 import { LonglinkException } from '../transport/longlink.exception.js';
@@ -10,6 +11,9 @@ import { LonglinkServer } from '../transport/longlink.server.js';
  */
 @Injectable()
 export class LoginRequiredGuard implements CanActivate {
+  /** The direct routes make this check themselves. */
+  readonly [REPLICATED_BY_DIRECT_ROUTES] = true;
+
   constructor(private readonly server: LonglinkServer) {}
 
   canActivate(context: ExecutionContext): boolean {

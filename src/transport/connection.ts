@@ -2,7 +2,7 @@ import { Socket } from 'node:net';
 import { FlushScheduler, Flushable } from './flush-scheduler.js';
 import { FrameDecoder, FrameError, FrameSink, HEADER_BYTES, writeHeader } from './frame.codec.js';
 import { WheelEntry } from './idle-wheel.js';
-import { Op } from './ops.js';
+import { Op } from './op-codes.js';
 import { BudgetedReader, ByteBucket, IpReadState } from './read-budget.js';
 
 /** The logged-in identity a connection carries; SessionService attaches richer objects. */

@@ -1,4 +1,10 @@
-import { LonglinkContext } from './longlink.context.js';
+import type { LonglinkContext } from './longlink.context.js';
+
+/**
+ * Marks a global guard whose check every direct route makes itself (before login,
+ * only public ops): such a guard does not keep routes on Nest's chain.
+ */
+export const REPLICATED_BY_DIRECT_ROUTES = Symbol('longlink.replicated-by-direct-routes');
 
 /** Calls a controller method with `(payload, context)`, as Nest would with nothing in between. */
 export type DirectHandler = (data: unknown, ctx: LonglinkContext) => unknown;

@@ -9,12 +9,11 @@ import { ApplicationConfig, DiscoveryService, MetadataScanner, ModuleRef } from 
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { BaseRpcExceptionFilter } from '@nestjs/microservices';
 import { PATTERN_HANDLER_METADATA, PATTERN_METADATA } from '@nestjs/microservices/constants.js';
-import { DirectHandler, DirectRouteSource } from '../transport/direct-route.js';
-import { ErrorCode } from '../transport/error-codes.js';
-import { LonglinkContext } from '../transport/longlink.context.js';
-import { LonglinkException } from '../transport/longlink.exception.js';
-import { LonglinkServer } from '../transport/longlink.server.js';
-import { LoginRequiredGuard } from './login-required.guard.js';
+import { DirectHandler, DirectRouteSource, REPLICATED_BY_DIRECT_ROUTES } from './direct-route.js';
+import { ErrorCode } from './error-codes.js';
+import { LonglinkContext } from './longlink.context.js';
+import { LonglinkException } from './longlink.exception.js';
+import { LonglinkServer } from './longlink.server.js';
 
 /** Nest's PatternHandler.MESSAGE: a request/response handler (not an event). */
 const MESSAGE_HANDLER = 1;
@@ -26,7 +25,8 @@ type Method = (data: unknown, ctx: LonglinkContext) => unknown;
  * method, so the transport can call it directly: a static controller, the
  * method declared with @NoParamPipes() (so no parameter is resolved), no guard,
  * interceptor or filter on the method or its class, and no global ones except
- * LoginRequiredGuard, whose check the direct handler makes itself. Any other
+ * guards marked REPLICATED_BY_DIRECT_ROUTES (LoginRequiredGuard), whose check
+ * the direct handler makes itself. Any other
  * enhancer, anywhere, keeps the route on Nest's path, as does anything this
  * cannot read (then every route stays there).
  */
@@ -105,13 +105,13 @@ export class DirectRoutesService implements DirectRouteSource, OnModuleInit {
     return found;
   }
 
-  /** No global interceptor, filter or pre-request hook; no global guard but LoginRequiredGuard. */
+  /** No global interceptor, filter or pre-request hook; no global guard but a replicated one. */
   private globalsAllowDirect(): boolean {
     const config = (this.moduleRef as unknown as { container?: { applicationConfig?: unknown } })
       .container?.applicationConfig;
     if (!(config instanceof ApplicationConfig)) return false;
     return (
-      config.getGlobalGuards().every((g) => g instanceof LoginRequiredGuard) &&
+      config.getGlobalGuards().every(isReplicated) &&
       config.getGlobalRequestGuards().length === 0 &&
       config.getGlobalInterceptors().length === 0 &&
       config.getGlobalRequestInterceptors().length === 0 &&
@@ -120,6 +120,13 @@ export class DirectRoutesService implements DirectRouteSource, OnModuleInit {
       config.getGlobalPreRequestHooks().length === 0
     );
   }
+}
+
+/** A global guard whose check the direct handlers make themselves (the login check). */
+function isReplicated(guard: unknown): boolean {
+  return (
+    (guard as { [REPLICATED_BY_DIRECT_ROUTES]?: boolean })[REPLICATED_BY_DIRECT_ROUTES] === true
+  );
 }
 
 function hasEnhancers(target: object): boolean {
