@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chatCommand } from './chat.command.js';
 import { describeError, exitCodeOf } from './cli.error.js';
+import { clusterCommand } from './cluster.command.js';
 import { listenCommand } from './listen.command.js';
 import { sendCommand } from './send.command.js';
 import { tokenCommand } from './token.command.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .addCommand(sendCommand())
     .addCommand(listenCommand())
     .addCommand(chatCommand())
+    .addCommand(clusterCommand())
     .showHelpAfterError('(add --help for usage)');
 }
 
