@@ -25,6 +25,7 @@ export { LONGLINK_TRANSPORT, LonglinkServer } from './transport/longlink.server.
 export type { LonglinkEvents, LonglinkServerOptions } from './transport/longlink.server.js';
 export { LonglinkContext } from './transport/longlink.context.js';
 export type { ConnectionUser, LonglinkConnection } from './transport/connection.js';
+export type { TransportHooks } from './transport/transport-hooks.js';
 export { FIRST_APP_OP, Op, REPLY_FLAG } from './transport/ops.js';
 export type { OpExtras } from './transport/ops.js';
 export { ErrorCode, KickReason } from './transport/error-codes.js';

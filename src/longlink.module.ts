@@ -123,6 +123,8 @@ export class LonglinkModule implements OnApplicationBootstrap {
   private static build(core: DynamicModule): DynamicModule {
     return {
       module: LonglinkModule,
+      // Feature modules inject SessionService, MessagingService, AccessListService without importing.
+      global: true,
       imports: [
         core,
         SessionModule,

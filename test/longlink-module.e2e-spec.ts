@@ -1,8 +1,12 @@
-import { Injectable, Module } from '@nestjs/common';
+import { Controller, Injectable, Module } from '@nestjs/common';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import { NestFactory } from '@nestjs/core';
 import { mintToken } from '../src/auth/token.factory';
 import { ConfigError } from '../src/config/config.error';
 import { LonglinkModule } from '../src/longlink.module';
+import { SessionService } from '../src/session/session.service';
+import { createTestingGateway } from '../src/testing';
+import { LonglinkContext } from '../src/transport/longlink.context';
 import { LonglinkServer } from '../src/transport/longlink.server';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { TestClient } from './support/test-client';
@@ -18,6 +22,20 @@ class AppSettings {
 
 @Module({ providers: [AppSettings], exports: [AppSettings] })
 class SettingsModule {}
+
+/** A feature module of an application: it imports nothing of longlink's, yet injects SessionService. */
+@Controller()
+class NudgeController {
+  constructor(private readonly sessions: SessionService) {}
+
+  @MessagePattern('nudge', { op: 1200 })
+  nudge(@Payload() body: { to: string }, @Ctx() ctx: LonglinkContext): { delivered: boolean } {
+    return { delivered: this.sessions.push(body.to, 1201, { from: ctx.getUser()?.uid }) };
+  }
+}
+
+@Module({ controllers: [NudgeController] })
+class NudgeModule {}
 
 /**
  * LonglinkModule.forRoot(options) and forRootAsync({ imports, inject, useFactory }):
@@ -97,5 +115,17 @@ describe('LonglinkModule', () => {
     await expect(creating).rejects.toThrow(
       /invalid config: server\.port: must be an integer between 0 and 65535 \(got 70000\)/,
     );
+  });
+
+  it("serves the application's feature modules, which inject its services without importing them", async () => {
+    const gw = await createTestingGateway({ imports: [NudgeModule] });
+    try {
+      const [ada, bob] = [await gw.client('ada'), await gw.client('bob')];
+      const pushed = bob.waitFor(1201, (body) => (body as { from?: string }).from === 'ada');
+      expect(await ada.request(1200, { to: 'bob' })).toEqual({ delivered: true });
+      expect(await pushed).toEqual({ from: 'ada' });
+    } finally {
+      await gw.close();
+    }
   });
 });

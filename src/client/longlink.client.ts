@@ -161,6 +161,48 @@ export class LonglinkClient extends TypedEmitter<ClientEvents> {
     }
   }
 
+  /**
+   * The body of the next application push of `op` (op ≥ 1000) that `match`
+   * accepts; rejects with `timeout` after timeoutMs (default: requestTimeoutMs),
+   * or `closed` if close() is called first. Pushes before the call do not count.
+   */
+  waitFor(
+    op: number,
+    match: (body: unknown) => boolean = () => true,
+    options: RequestOptions = {},
+  ): Promise<unknown> {
+    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.off('push', onPush);
+        this.off('close', onClose);
+      };
+      const onPush = (pushedOp: number, body: unknown) => {
+        if (pushedOp !== op || !match(body)) return;
+        done();
+        resolve(body);
+      };
+      const onClose = () => {
+        done();
+        reject(
+          new LonglinkClientError(ClientErrorCode.Closed, `closed while waiting for op ${op}`),
+        );
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(
+          new LonglinkClientError(
+            ClientErrorCode.Timeout,
+            `no push of op ${op} within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      this.on('push', onPush);
+      this.on('close', onClose);
+    });
+  }
+
   /** Acknowledges a message (with autoAck: false); acks may come in any order. */
   ack(seq: number): void {
     this.inbox.ack(seq);
