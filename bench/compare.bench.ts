@@ -11,14 +11,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PINNED } from './support/process';
+import { Backing } from './compare/cluster';
 import { BenchContext } from './compare/context';
 import { CORES, busyShare, sampleCpus, waitForQuiet } from './compare/cpu-load';
 import { GeneratorPool } from './compare/generator.pool';
 import { BenchOptions, parseOptions } from './compare/options';
 import { Progress } from './compare/progress';
+import { ClusterResults, summariseCluster } from './compare/report/cluster';
 import { toMarkdown } from './compare/report/markdown';
 import { RunReport, SystemResults, ratios, summarise, targets } from './compare/report/summary';
 import { toSvg } from './compare/report/svg';
+import { runClusterMessaging, runClusterScale } from './compare/scenarios/cluster';
 import { runLatency } from './compare/scenarios/latency';
 import { runScale } from './compare/scenarios/scale';
 import { runThroughput } from './compare/scenarios/throughput';
@@ -46,7 +49,15 @@ function estimate(o: BenchOptions, systems: SystemName[]): number {
     t += o.rounds * systems.length * (o.warmupSeconds + o.seconds + 3);
   if (o.scenarios.includes('latency'))
     t += o.rounds * systems.length * (rates * (o.latencySeconds + 0.8) + o.warmupSeconds + 3);
+  if (o.scenarios.includes('cluster')) t += o.rounds * clusterSeconds(o);
   return t;
+}
+
+/** One round of the cluster scenario: two node sets messaging, one holding idle clients. */
+function clusterSeconds(o: BenchOptions): number {
+  const messaging =
+    o.warmupSeconds + o.seconds + o.fixedRates.length * (o.latencySeconds + 0.8) + 5;
+  return 2 * messaging + o.clusterConnections / 800 + o.steps + 2 * o.holdSeconds + 8;
 }
 
 async function main(): Promise<void> {
@@ -59,7 +70,9 @@ async function main(): Promise<void> {
 
   const results: Partial<Record<SystemName, SystemResults>> = {};
   const runnable: SystemName[] = [];
-  for (const name of opts.systems) {
+  // The cluster scenario runs longlink only: with it alone, the systems are not started.
+  const systemScenarios = opts.scenarios.some((s) => s !== 'cluster');
+  for (const name of systemScenarios ? opts.systems : []) {
     const skipped = unavailable(name) ?? undefined;
     results[name] = {
       label: SYSTEMS[name].label,
@@ -77,7 +90,8 @@ async function main(): Promise<void> {
       ? 'Server pinned to CPU 1, load generator (and orchestrator) to CPU 0 with taskset'
       : 'One CPU: server and generator unpinned, sharing it') +
     `; Node.js servers run with ${opts.serverNodeFlags.join(' ') || 'no extra flags'}`;
-  if (runnable.some((n) => n.startsWith('longlink'))) await snapshotLonglink();
+  if (runnable.some((n) => n.startsWith('longlink')) || opts.scenarios.includes('cluster'))
+    await snapshotLonglink();
   const progress = new Progress(estimate(opts, runnable), opts.progress);
   const pool = new GeneratorPool();
   const ctx: BenchContext = { opts, pool, progress, notes: [] };
@@ -99,6 +113,7 @@ async function main(): Promise<void> {
     }
   };
 
+  let cluster: ClusterResults | undefined;
   try {
     if (opts.scenarios.includes('scale')) {
       for (let round = 1; round <= opts.rounds; round++) {
@@ -189,6 +204,7 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (opts.scenarios.includes('cluster')) cluster = await runCluster(ctx, quiet);
   } finally {
     progress.finish();
     await pool.stop();
@@ -243,18 +259,85 @@ async function main(): Promise<void> {
     summary,
     ratios: ratios(summary, 'longlink'),
     targets: summary.longlink ? targets(summary, opts.fixedRates[0] ?? 10000) : [],
+    cluster,
+    clusterSummary: cluster && summariseCluster(cluster),
     notes: ctx.notes,
   };
   report.machine.loadavgStart = loadavgAtStart;
   const outDir = resolve(opts.out);
   mkdirSync(outDir, { recursive: true });
-  const base = opts.quick ? 'latest-quick' : 'latest';
+  // A cluster-only run has its own files, so that it leaves the full run's latest.* alone.
+  const base = `${systemScenarios ? '' : 'cluster-'}latest${opts.quick ? '-quick' : ''}`;
   writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(join(outDir, `${base}.svg`), toSvg(report));
+  if (systemScenarios) writeFileSync(join(outDir, `${base}.svg`), toSvg(report));
   const md = toMarkdown(report, `${base}.svg`);
   writeFileSync(join(outDir, `${base}.md`), md);
   console.log(md);
-  console.log(`written: ${join(opts.out, base)}.{json,md,svg}`);
+  console.log(`written: ${join(opts.out, base)}.{json,md${systemScenarios ? ',svg' : ''}}`);
+}
+
+/** The cluster scenario, every round: 1 node, 2 nodes, then the idle connections. */
+async function runCluster(ctx: BenchContext, quiet: () => Promise<void>): Promise<ClusterResults> {
+  const { opts, progress } = ctx;
+  const c: ClusterResults = {
+    failures: [],
+    redisUrl: opts.redisUrl,
+    postgresUrl: opts.postgresUrl,
+    messaging: [],
+    scale: [],
+  };
+  let backing: Backing;
+  try {
+    backing = await Backing.open(opts.redisUrl, opts.postgresUrl);
+  } catch (err) {
+    c.skipped = (err as Error).message;
+    progress.log(`cluster: skipped: ${c.skipped}`);
+    return c;
+  }
+  const attempt = async <T>(what: string, run: () => Promise<T>) => {
+    try {
+      return await run();
+    } catch (err) {
+      const msg = `cluster ${what}: ${(err as Error).message.split('\n')[0]}`;
+      c.failures.push(msg);
+      ctx.notes.push(msg);
+      progress.log(`  FAILED ${msg}`);
+      return null;
+    }
+  };
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const nodes of [1, 2] as const) {
+      progress.step(
+        `cluster ${nodes} node(s) round ${round}`,
+        opts.warmupSeconds + opts.seconds + 5,
+      );
+      await quiet();
+      const r = await attempt(`${nodes} node(s) round ${round}`, () =>
+        runClusterMessaging(ctx, backing, nodes),
+      );
+      if (!r) continue;
+      c.messaging.push(r);
+      const t = r.throughput;
+      const pg = r.backing.postgresUs;
+      progress.log(
+        `  cluster ${nodes} node(s) r${round}: ${kfmt(t.msgsPerSec)} msgs/s, nodes ${t.serverCpuUsPerMsg.toFixed(1)} µs CPU/msg` +
+          (pg === null
+            ? ''
+            : `, PostgreSQL ${(pg / (t.msgsPerSec * t.seconds)).toFixed(1)} µs/msg`) +
+          r.latency.map((p) => `; ${kfmt(p.offered)}/s → p99 ${p.p99Ms.toFixed(2)} ms`).join(''),
+      );
+    }
+    await quiet();
+    const s = await attempt(`idle connections round ${round}`, () => runClusterScale(ctx, backing));
+    if (!s) continue;
+    c.scale.push(s);
+    const rss = s.perNode.map((p) => (p.rssPerConnBytes / 1024).toFixed(1)).join('/');
+    progress.log(
+      `  cluster scale r${round}: ${s.reached} conns on ${s.nodes} nodes, RSS ${rss} KiB/conn, ` +
+        `${kfmt(s.loginsPerSec)} logins/s, ${s.cpuUsPerHeartbeat.toFixed(1)} µs/heartbeat`,
+    );
+  }
+  return c;
 }
 
 const loadavgAtStart = loadavg();

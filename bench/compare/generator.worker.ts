@@ -20,9 +20,17 @@ import { SocketIoDriver } from './drivers/socketio.driver';
 import { localEndpoint } from './addresses';
 
 export type WorkerCommand =
-  | { cmd: 'driver'; protocol: Protocol; port: number }
+  | { cmd: 'driver'; protocol: Protocol; port: number; rxPort?: number }
   | { cmd: 'prepare'; uids: string[] }
-  | { cmd: 'idle'; from: number; to: number; perAddress: number; concurrency: number }
+  | {
+      cmd: 'idle';
+      from: number;
+      to: number;
+      perAddress: number;
+      concurrency: number;
+      /** longlink cluster: client j connects to ports[j % ports.length]. */
+      ports?: number[];
+    }
   | { cmd: 'heartbeats'; intervalMs: number }
   | { cmd: 'idle-close' }
   | { cmd: 'pairs'; indices: number[] }
@@ -79,11 +87,13 @@ async function connectIdle(c: Extract<WorkerCommand, { cmd: 'idle' }>): Promise<
   let next = c.from;
   let failed = 0;
   let firstError: string | undefined;
+  if (c.ports && d.protocol !== 'longlink') throw new Error('several ports: longlink only');
   const worker = async () => {
     while (next < c.to) {
       const j = next++;
       try {
-        idle.push(await d.idle(`u-${j}`, localEndpoint(j, c.perAddress)));
+        const port = c.ports?.[j % c.ports.length];
+        idle.push(await d.idle(`u-${j}`, localEndpoint(j, c.perAddress), port));
       } catch (err) {
         failed++;
         const from = localEndpoint(j, c.perAddress);
@@ -175,7 +185,7 @@ async function handle(c: WorkerCommand): Promise<unknown> {
       stats = new LoadStats();
       driver =
         c.protocol === 'longlink'
-          ? new LonglinkDriver(c.port, stats)
+          ? new LonglinkDriver(c.port, stats, c.rxPort)
           : c.protocol === 'mqtt'
             ? new MqttDriver(c.port, stats)
             : new SocketIoDriver(c.port, stats);

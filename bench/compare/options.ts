@@ -5,8 +5,10 @@
 import { parseArgs } from 'node:util';
 import { ALL_SYSTEMS, SystemName } from './servers';
 
-export type Scenario = 'scale' | 'throughput' | 'latency';
-export const ALL_SCENARIOS: Scenario[] = ['scale', 'throughput', 'latency'];
+export type Scenario = 'scale' | 'throughput' | 'latency' | 'cluster';
+export const ALL_SCENARIOS: Scenario[] = ['scale', 'throughput', 'latency', 'cluster'];
+/** Without --scenarios. The cluster scenario needs Redis and PostgreSQL, and takes minutes more. */
+export const DEFAULT_SCENARIOS: Scenario[] = ['scale', 'throughput', 'latency'];
 
 export interface BenchOptions {
   quick: boolean;
@@ -37,12 +39,18 @@ export interface BenchOptions {
   progress: boolean;
   /** V8/Node flags for every Node.js server (longlink, relay, Aedes, Socket.IO). */
   serverNodeFlags: string[];
+  /** Cluster: idle connections over `clusterNodes` node processes (more when needed). */
+  clusterConnections: number;
+  clusterNodes: number;
+  clusterPerNode: number;
+  redisUrl: string;
+  postgresUrl: string;
 }
 
 export const USAGE = `npm run bench -- [options]
   --quick                 smoke run (< 2 min): 2k connections in 3 steps, 1.5 s windows, 1 round
   --systems a,b           ${ALL_SYSTEMS.join(',')}
-  --scenarios a,b         scale,throughput,latency
+  --scenarios a,b         scale,throughput,latency,cluster (default: all but cluster)
   --rounds N              repetitions of every measurement; medians are reported (3)
   --connections N         connection-scale target (10000); 100000+ spreads over processes and source addresses
   --steps N               ramp steps for the memory slope (5)
@@ -63,7 +71,12 @@ export const USAGE = `npm run bench -- [options]
   --out DIR               where latest.{json,md,svg} go (bench/results)
   --quiet-wait S          before each measurement, wait up to S s for other processes to calm down (3; 0 with --quick)
   --server-node-flags=F   flags for every Node.js server, space-separated (none)
-  --no-progress           no progress bar`;
+  --no-progress           no progress bar
+  --cluster-connections N cluster: idle connections over the nodes (20000; 4000 with --quick)
+  --cluster-nodes N       cluster: node processes holding them (4), at least N / --cluster-per-node
+  --cluster-per-node N    cluster: connections per node process at most (19000)
+  --redis-url URL         cluster: Redis (redis://127.0.0.1:6379)
+  --postgres-url URL      cluster: PostgreSQL database, created if missing (postgres://postgres@127.0.0.1:5432/longlink_bench)`;
 
 export function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -93,6 +106,11 @@ export function parseOptions(argv: string[]): BenchOptions {
       out: { type: 'string' },
       'server-node-flags': { type: 'string' },
       'no-progress': { type: 'boolean', default: false },
+      'cluster-connections': { type: 'string' },
+      'cluster-nodes': { type: 'string' },
+      'cluster-per-node': { type: 'string' },
+      'redis-url': { type: 'string' },
+      'postgres-url': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -117,7 +135,9 @@ export function parseOptions(argv: string[]): BenchOptions {
   return {
     quick,
     systems: list(values.systems, ALL_SYSTEMS) as SystemName[],
-    scenarios: list(values.scenarios, ALL_SCENARIOS) as Scenario[],
+    scenarios: (values.scenarios === undefined
+      ? DEFAULT_SCENARIOS
+      : list(values.scenarios, ALL_SCENARIOS)) as Scenario[],
     rounds: Math.max(1, num(values.rounds, 3, 1)),
     connections: num(values.connections, 10000, 2000),
     steps: Math.max(1, num(values.steps, 5, 3)),
@@ -139,5 +159,10 @@ export function parseOptions(argv: string[]): BenchOptions {
     out: values.out ?? 'bench/results',
     progress: !values['no-progress'],
     serverNodeFlags: (values['server-node-flags'] ?? '').split(' ').filter(Boolean),
+    clusterConnections: num(values['cluster-connections'], 20000, 4000),
+    clusterNodes: Math.max(1, num(values['cluster-nodes'], 4, 4)),
+    clusterPerNode: Math.max(1, num(values['cluster-per-node'], 19000, 19000)),
+    redisUrl: values['redis-url'] ?? 'redis://127.0.0.1:6379',
+    postgresUrl: values['postgres-url'] ?? 'postgres://postgres@127.0.0.1:5432/longlink_bench',
   };
 }

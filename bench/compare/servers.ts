@@ -92,6 +92,18 @@ export interface StartOptions {
   wantFds: number;
   /** Flags for Node.js servers (BenchOptions.serverNodeFlags). */
   nodeFlags: string[];
+  /** longlink only: run it as a node of this cluster (Redis, PostgreSQL store). */
+  cluster?: ClusterNodeConfig;
+}
+
+/** What makes a longlink process a cluster node (see docs/CLUSTER.md). */
+export interface ClusterNodeConfig {
+  redisUrl: string;
+  keyPrefix: string;
+  postgresUrl: string;
+  nodeId: string;
+  /** PostgreSQL connections of this node (max_connections is shared by every node). */
+  poolSize: number;
 }
 
 export interface FdLimit {
@@ -140,16 +152,7 @@ export class ServerHandle {
    * amounts of the heartbeat phase far better than /proc/PID/stat's 10 ms ticks.
    */
   cpuMicros(): number {
-    try {
-      let ns = 0;
-      for (const tid of readdirSync(`/proc/${this.pid}/task`)) {
-        ns += Number(readFileSync(`/proc/${this.pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      }
-      if (ns > 0) return ns / 1000;
-    } catch {
-      // a thread ended between the listing and the read, or no schedstat: use the ticks
-    }
-    return cpuMicros(this.pid);
+    return processCpuMicros(this.pid);
   }
 
   rssBytes(): number {
@@ -219,6 +222,24 @@ export function removeSnapshot(): void {
   longlinkRoot = ROOT;
 }
 
+/**
+ * CPU time of a process so far, in µs: the sum over its threads of
+ * /proc/PID/task/TID/schedstat (nanoseconds on CPU), which resolves small amounts
+ * far better than /proc/PID/stat's 10 ms ticks (used when schedstat is missing).
+ */
+export function processCpuMicros(pid: number): number {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    }
+    if (ns > 0) return ns / 1000;
+  } catch {
+    // a thread ended between the listing and the read, or no schedstat: use the ticks
+  }
+  return cpuMicros(pid);
+}
+
 export function readFdLimit(limitsFile: string): FdLimit {
   const line = readFileSync(limitsFile, 'utf8')
     .split('\n')
@@ -286,17 +307,32 @@ export const droppedConfigKeys: string[] = [];
  * restricted to the keys config/default.yaml has, so the bench keeps working
  * while the gateway's settings come and go.
  */
-function longlinkConfig(dir: string, store: 'memory' | 'sqlite'): string {
+function longlinkConfig(
+  dir: string,
+  store: 'memory' | 'sqlite',
+  cluster?: ClusterNodeConfig,
+): string {
   const file = join(dir, 'longlink.yaml');
   const wanted = parseYaml(
     readFileSync(join(__dirname, '..', 'compare.config.yaml'), 'utf8'),
   ) as Tree;
-  (wanted.messaging as Tree).store = store;
+  const messaging = wanted.messaging as Tree;
+  messaging.store = cluster ? 'postgres' : store;
+  if (cluster) {
+    messaging.postgres = { url: cluster.postgresUrl, poolSize: cluster.poolSize };
+    wanted.cluster = {
+      nodeId: cluster.nodeId,
+      redis: { url: cluster.redisUrl, keyPrefix: cluster.keyPrefix },
+    };
+  }
   const defaults = parseYaml(
     readFileSync(join(longlinkRoot, 'config', 'default.yaml'), 'utf8'),
   ) as Tree;
   const dropped: string[] = [];
   writeFileSync(file, stringifyYaml(known(wanted, defaults, '', dropped)));
+  const missing = dropped.filter((k) => /^(cluster|messaging\.postgres)\./.test(k));
+  if (cluster && missing.length)
+    throw new Error(`this longlink build has no cluster mode (unknown: ${missing.join(', ')})`);
   for (const key of dropped) if (!droppedConfigKeys.includes(key)) droppedConfigKeys.push(key);
   return file;
 }
@@ -341,9 +377,17 @@ export async function startServer(system: SystemInfo, opts: StartOptions): Promi
       argv = [node, ...nodeFlags, join(longlinkRoot, 'dist/main.js')];
       Object.assign(env, {
         LONGLINK_PORT: String(port),
-        LONGLINK_CONFIG: longlinkConfig(dir, system.name === 'longlink' ? 'memory' : 'sqlite'),
+        LONGLINK_CONFIG: longlinkConfig(
+          dir,
+          system.name === 'longlink' ? 'memory' : 'sqlite',
+          opts.cluster,
+        ),
         LONGLINK_DATA_DIR: dir,
         LONGLINK_HEARTBEAT_INTERVAL_MS: String(opts.heartbeatMs),
+        // The environment would override the file: set (or clear) what makes a node.
+        LONGLINK_REDIS_URL: opts.cluster?.redisUrl ?? '',
+        LONGLINK_POSTGRES_URL: opts.cluster?.postgresUrl ?? '',
+        LONGLINK_NODE_ID: opts.cluster?.nodeId ?? '',
       });
       break;
     case 'relay':

@@ -62,8 +62,11 @@ export interface PairClient {
 
 export interface Driver {
   readonly protocol: Protocol;
-  /** Connects from `local` (127.0.0.x and a port) and authenticates as `uid`. */
-  idle(uid: string, local: LocalEndpoint): Promise<IdleClient>;
+  /**
+   * Connects from `local` (127.0.0.x and a port) and authenticates as `uid`; to
+   * `port` when given (another node of a longlink cluster), else the driver's own.
+   */
+  idle(uid: string, local: LocalEndpoint, port?: number): Promise<IdleClient>;
   /** Connects and logs in the pair `index` (uids tx-index and rx-index). */
   pair(index: number): Promise<PairClient>;
   /** Work done before timing (minting tokens); returns ms spent. */

@@ -58,9 +58,11 @@ export class LonglinkDriver implements Driver {
   private static readonly tokens = new Map<string, string>();
   private readonly tokens = LonglinkDriver.tokens;
 
+  /** Receivers of pairs log in on `rxPort` (another cluster node), senders on `port`. */
   constructor(
     private readonly port: number,
     private readonly stats: LoadStats,
+    private readonly rxPort = port,
   ) {}
 
   async prepare(uids: string[]): Promise<number> {
@@ -72,10 +74,10 @@ export class LonglinkDriver implements Driver {
     return performance.now() - t0;
   }
 
-  private async login(uid: string, local: LocalEndpoint | undefined): Promise<Link> {
+  private async login(uid: string, local: LocalEndpoint | undefined, port: number): Promise<Link> {
     await this.prepare([uid]);
     const link = new Link(this.stats);
-    const socket = await connectTcp(this.port, local, link);
+    const socket = await connectTcp(port, local, link);
     link.socket = socket;
     const answered = new Promise<void>((resolve, reject) => {
       link.onFrame = (op, seq, body) => {
@@ -95,8 +97,8 @@ export class LonglinkDriver implements Driver {
     return link;
   }
 
-  async idle(uid: string, local: LocalEndpoint | undefined): Promise<IdleClient> {
-    const link = await this.login(uid, local);
+  async idle(uid: string, local: LocalEndpoint | undefined, port = this.port): Promise<IdleClient> {
+    const link = await this.login(uid, local, port);
     const stats = this.stats;
     let closing = false;
     link.onFrame = (op) => {
@@ -119,8 +121,8 @@ export class LonglinkDriver implements Driver {
   }
 
   async pair(index: number): Promise<PairClient> {
-    const rx = await this.login(`rx-${index}`, undefined);
-    const tx = await this.login(`tx-${index}`, undefined);
+    const rx = await this.login(`rx-${index}`, undefined, this.rxPort);
+    const tx = await this.login(`tx-${index}`, undefined, this.port);
     return new LonglinkPair(tx, rx, `rx-${index}`, this.stats);
   }
 }

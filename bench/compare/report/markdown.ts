@@ -1,5 +1,6 @@
 /** The run as Markdown: summary table, ratios, targets, latency curves, notes. */
 import { SystemName } from '../servers';
+import { clusterMarkdown } from './cluster';
 import { RunReport, SystemSummary } from './summary';
 
 function f(x: number | null | undefined, digits = 1): string {
@@ -23,7 +24,8 @@ export function toMarkdown(r: RunReport, svgFile: string): string {
   const sum = (n: SystemName) => r.summary[n] as SystemSummary;
   const fixed = Number((r.options.fixedRates as number[])[0] ?? 10000);
   const lines: string[] = [];
-  lines.push(`# longlink side by side with peers${r.quick ? ' (quick smoke run)' : ''}`);
+  const title = names.length ? 'longlink side by side with peers' : 'longlink cluster benchmark';
+  lines.push(`# ${title}${r.quick ? ' (quick smoke run)' : ''}`);
   lines.push('');
   lines.push(`${r.startedAt} → ${r.finishedAt}; \`${r.command}\``);
   lines.push('');
@@ -47,6 +49,15 @@ export function toMarkdown(r: RunReport, svgFile: string): string {
   );
   lines.push('');
   const o = r.options;
+  if (names.length === 0) {
+    // Only the cluster scenario ran.
+    lines.push(
+      `Workload: ${o.rounds} round(s), medians; ${o.seconds} s windows after ${o.warmupSeconds} s warm-up.`,
+      '',
+    );
+    if (r.cluster) lines.push(...clusterMarkdown(r.cluster, r.clusterSummary!, r.options));
+    return withNotes(lines, r);
+  }
   lines.push(
     `Workload: ${o.rounds} round(s), medians. Connection scale: ${o.connections} clients in ${o.steps} steps, heartbeat every ${o.heartbeatMs} ms. ` +
       `Throughput: ${o.pairs} pairs × ${o.window} in flight, 16-byte content, ${o.seconds} s after ${o.warmupSeconds} s warm-up. ` +
@@ -177,6 +188,11 @@ export function toMarkdown(r: RunReport, svgFile: string): string {
     ),
   );
   lines.push('', `![throughput and p99 against offered rate](${svgFile})`);
+  if (r.cluster) lines.push('', ...clusterMarkdown(r.cluster, r.clusterSummary!, r.options));
+  return withNotes(lines, r);
+}
+
+function withNotes(lines: string[], r: RunReport): string {
   if (r.notes.length) {
     lines.push('', '## Notes', '');
     for (const n of r.notes) lines.push(`- ${n}`);

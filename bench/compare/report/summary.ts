@@ -2,6 +2,7 @@
  * The run's results: raw rounds per system and scenario, their medians, the
  * ratios longlink / peer and the issue's targets for longlink.
  */
+import type { ClusterResults, ClusterSummary } from './cluster';
 import { LatencyPoint } from '../scenarios/latency';
 import { ScaleResult } from '../scenarios/scale';
 import { ThroughputResult } from '../scenarios/throughput';
@@ -92,6 +93,9 @@ export interface RunReport {
   summary: Partial<Record<SystemName, SystemSummary>>;
   ratios: Ratio[];
   targets: Target[];
+  /** The cluster scenario, when it ran. */
+  cluster?: ClusterResults;
+  clusterSummary?: ClusterSummary;
   notes: string[];
 }
 

@@ -51,6 +51,13 @@ export function pairsFor(worker: number, procs: number, pairs: number): number[]
   return Array.from({ length: pairs }, (_, i) => i).filter((i) => i % procs === worker);
 }
 
+/** What a window reads on the server side: one server, or the sum of a cluster's nodes. */
+export interface ServerMeter {
+  /** CPU µs used so far. */
+  cpuMicros(): number;
+  rssBytes(): number;
+}
+
 export async function runThroughput(
   ctx: BenchContext,
   system: SystemInfo,
@@ -69,39 +76,49 @@ export async function runThroughput(
     await pool.all((w) => ({ cmd: 'pairs', indices: pairsFor(w, procs, opts.pairs) }), procs);
     await pool.all({ cmd: 'window', window: opts.window }, procs);
     await sleep(opts.warmupSeconds * 1000);
-    const s0 = sumStats(await pool.stats(procs));
-    const c0 = server.cpuMicros();
-    const cpuA = sampleCpus();
-    const rss0 = server.rssBytes();
-    const t0 = performance.now();
-    await sleep(opts.seconds * 1000);
-    const s1 = sumStats(await pool.stats(procs));
-    const c1 = server.cpuMicros();
-    const coreBusy = busyShare(cpuA, sampleCpus());
-    const seconds = (performance.now() - t0) / 1000;
-    const rss1 = server.rssBytes();
+    const r = await measureWindow(ctx, procs, server);
     await pool.all({ cmd: 'window', window: 0 }, procs);
-    await pool.all({ cmd: 'pairs-close' }, procs);
-    const done = s1.completed - s0.completed;
-    const generatorCores = (s1.cpuUs - s0.cpuUs) / 1e6 / seconds;
-    const serverCores = (c1 - c0) / 1e6 / seconds;
-    return {
-      msgsPerSec: done / seconds,
-      seconds,
-      serverCpuUsPerMsg: (c1 - c0) / done,
-      serverCores,
-      generatorCores,
-      generatorBound: isGeneratorBound(generatorCores, serverCores, coreBusy),
-      rssStartBytes: rss0,
-      rssEndBytes: rss1,
-      dups: s1.dups - s0.dups,
-      errors: s1.errors,
-      dropped: s1.dropped,
-      errorSamples: s1.errorSamples,
-      coreBusy,
-    };
+    return r;
   } finally {
     await pool.all({ cmd: 'pairs-close' }, procs).catch(() => undefined);
     await server.stop();
   }
+}
+
+/** Measures `opts.seconds` of the closed loop already running on the first `procs` generators. */
+export async function measureWindow(
+  ctx: BenchContext,
+  procs: number,
+  server: ServerMeter,
+): Promise<ThroughputResult> {
+  const { opts, pool } = ctx;
+  const s0 = sumStats(await pool.stats(procs));
+  const c0 = server.cpuMicros();
+  const cpuA = sampleCpus();
+  const rss0 = server.rssBytes();
+  const t0 = performance.now();
+  await sleep(opts.seconds * 1000);
+  const s1 = sumStats(await pool.stats(procs));
+  const c1 = server.cpuMicros();
+  const coreBusy = busyShare(cpuA, sampleCpus());
+  const seconds = (performance.now() - t0) / 1000;
+  const rss1 = server.rssBytes();
+  const done = s1.completed - s0.completed;
+  const generatorCores = (s1.cpuUs - s0.cpuUs) / 1e6 / seconds;
+  const serverCores = (c1 - c0) / 1e6 / seconds;
+  return {
+    msgsPerSec: done / seconds,
+    seconds,
+    serverCpuUsPerMsg: (c1 - c0) / done,
+    serverCores,
+    generatorCores,
+    generatorBound: isGeneratorBound(generatorCores, serverCores, coreBusy),
+    rssStartBytes: rss0,
+    rssEndBytes: rss1,
+    dups: s1.dups - s0.dups,
+    errors: s1.errors,
+    dropped: s1.dropped,
+    errorSamples: s1.errorSamples,
+    coreBusy,
+  };
 }
