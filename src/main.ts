@@ -48,6 +48,11 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((err: unknown) => {
+  // Found while starting (a store that cannot be reached, an unreadable TLS file): like loadConfig's.
+  if (err instanceof ConfigError) {
+    process.stderr.write(`longlink: ${err.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
   new Logger('longlink').error(err instanceof Error ? err.message : String(err));
   process.exit(1);
 });

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { LONGLINK_CONFIG } from '../config/config.constants.js';
 import { ConfigError } from '../config/config.error.js';
 import { LonglinkConfig } from '../config/longlink-config.js';
+import { redactUrl } from '../config/redact-url.js';
 import { BanMessage, NodeMessage } from './cluster.messages.js';
 import { RedisKeys } from './redis-keys.js';
 
@@ -159,16 +160,5 @@ export class ClusterRedisService implements OnModuleInit, OnApplicationShutdown 
         this.logger.error(`handling a message on ${channel} failed: ${String(err)}`);
       }
     }
-  }
-}
-
-/** A URL without its password, for messages. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'the configured URL';
   }
 }

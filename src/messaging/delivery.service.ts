@@ -9,6 +9,12 @@ import { MESSAGE_STORE, MessageStore } from './message.store.js';
 import { StoredMessage } from './message.types.js';
 import { MsgOp } from './messaging.ops.js';
 
+/** While the store fails, a stream's reads are tried again after 250 ms, doubling up to 5 s. */
+const STORE_RETRY_BASE_MS = 250;
+const STORE_RETRY_MAX_MS = 5000;
+/** Acks that could not be persisted are written again after this long. */
+const ACK_RETRY_MS = 1000;
+
 /** The MSG push body; content is spliced in as the JSON text it was stored as. */
 export function encodeMsgPush(m: StoredMessage): string {
   return `{"msgId":"${m.msgId}","seq":${m.seq},"from":${JSON.stringify(m.from)},"content":${m.content},"ts":${m.ts}}`;
@@ -27,6 +33,13 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
   private readonly streams = new Map<string, InboxStream>();
   private readonly pendingAcks = new Map<string, number>();
   private ackFlushScheduled = false;
+  private ackRetry: NodeJS.Timeout | null = null;
+  private stopped = false;
+  /** Per stream whose last store read failed: consecutive failures, and whether a retry waits. */
+  private readonly storeRetries = new WeakMap<
+    InboxStream,
+    { failures: number; waiting: boolean }
+  >();
   private subscriptions: Subscription[] = [];
   private readonly window: number;
   private readonly ackTimeoutMs: number;
@@ -56,6 +69,9 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    this.stopped = true;
+    if (this.ackRetry) clearTimeout(this.ackRetry);
+    this.ackRetry = null;
     for (const s of this.subscriptions) s.unsubscribe();
     for (const stream of this.streams.values()) this.dispose(stream);
     this.streams.clear();
@@ -193,7 +209,15 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
     if (this.pendingAcks.size === 0) return;
     const acks = new Map(this.pendingAcks);
     this.pendingAcks.clear();
-    await this.store.ack(acks);
+    try {
+      await this.store.ack(acks);
+    } catch (err) {
+      // Kept for the next flush (the store is down): newer acks queued meanwhile win.
+      for (const [uid, seq] of acks) {
+        if ((this.pendingAcks.get(uid) ?? 0) < seq) this.pendingAcks.set(uid, seq);
+      }
+      throw err;
+    }
   }
 
   private async open(user: SessionUser, lastSeq: number | undefined): Promise<void> {
@@ -204,6 +228,12 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
     const stream = new InboxStream(user, 0, 0);
     stream.reading = true;
     this.streams.set(user.uid, stream);
+    await this.start(stream, lastSeq);
+  }
+
+  /** Reads where the inbox stands and starts pushing; while the store fails, tries again later. */
+  private async start(stream: InboxStream, lastSeq: number | undefined): Promise<void> {
+    const user = stream.user;
     let acked: number;
     let newest: number;
     try {
@@ -212,9 +242,15 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
         this.store.lastSeq(user.uid),
       ]);
     } catch (err) {
+      if (stream.closed || stream.epoch !== 0) return;
       this.logger.error(`opening the inbox of ${user.uid} failed: ${String(err)}`);
+      // Still marked reading: live messages only raise newestSeq until this succeeds (or a SYNC).
+      this.retryLater(stream, () => {
+        if (stream.epoch === 0) void this.start(stream, lastSeq);
+      });
       return;
     }
+    this.storeRetries.delete(stream);
     // Closed, or a SYNC arrived meanwhile and set the position itself.
     if (stream.closed || stream.epoch !== 0) return;
     const start = Math.min(lastSeq ?? acked, newest);
@@ -253,10 +289,13 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
         page = await this.store.fetch(stream.uid, stream.cursor, Math.min(room, this.pageSize));
       } catch (err) {
         this.logger.error(`reading the inbox of ${stream.uid} failed: ${String(err)}`);
+        // Nothing else may come to pump it (no new message, no ack): try again by itself.
+        this.retryLater(stream, () => void this.pump(stream));
         return;
       } finally {
         if (stream.epoch === epoch) stream.reading = false;
       }
+      this.storeRetries.delete(stream);
       if (stream.closed || stream.epoch !== epoch) return;
       if (page.length === 0) {
         // Pruned away under us: nothing left to push below newestSeq.
@@ -331,13 +370,48 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
     if (next !== Infinity) this.armTimer(stream, next - now);
   }
 
+  /**
+   * After a failed store read of `stream`: runs `retry` later (once, however many reads
+   * failed meanwhile), backing off while the store keeps failing, unless the stream closed.
+   */
+  private retryLater(stream: InboxStream, retry: () => void): void {
+    const state = this.storeRetries.get(stream) ?? { failures: 0, waiting: false };
+    this.storeRetries.set(stream, state);
+    if (state.waiting) return;
+    const delay = Math.min(STORE_RETRY_BASE_MS * 2 ** state.failures, STORE_RETRY_MAX_MS);
+    state.failures++;
+    state.waiting = true;
+    // Jittered: the streams of every online user fail together and should not retry together.
+    const timer = setTimeout(
+      () => {
+        state.waiting = false;
+        if (!stream.closed && !this.stopped) retry();
+      },
+      delay / 2 + (Math.random() * delay) / 2,
+    );
+    timer.unref();
+  }
+
   private queueAck(uid: string, seq: number): void {
     if ((this.pendingAcks.get(uid) ?? 0) < seq) this.pendingAcks.set(uid, seq);
+    this.scheduleAckFlush();
+  }
+
+  private scheduleAckFlush(): void {
     if (this.ackFlushScheduled) return;
     this.ackFlushScheduled = true;
     setImmediate(() => {
       this.ackFlushScheduled = false;
-      this.flushAcks().catch((err) => this.logger.error(`persisting acks failed: ${String(err)}`));
+      this.flushAcks().catch((err) => {
+        this.logger.error(`persisting acks failed: ${String(err)}`);
+        // They were put back: write them again later, if nothing else flushes them first.
+        if (this.stopped || this.ackRetry) return;
+        this.ackRetry = setTimeout(() => {
+          this.ackRetry = null;
+          this.scheduleAckFlush();
+        }, ACK_RETRY_MS);
+        this.ackRetry.unref();
+      });
     });
   }
 }

@@ -23,6 +23,8 @@ export class GroupCommit {
     /** Runs for each result once its batch is durable, before its submitter resumes. */
     private readonly onCommitted: (result: AppendResult) => void = () => undefined,
     private readonly maxBatch = 1024,
+    /** What each submitter of a batch whose append failed is rejected with (once per batch). */
+    private readonly onFailed: (err: unknown) => unknown = (err) => err,
   ) {}
 
   submit(message: NewMessage): Promise<AppendResult> {
@@ -67,7 +69,9 @@ export class GroupCommit {
         batch[i].resolve(results[i]);
       }
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      // Not committed (or, for a connection lost during COMMIT, unknown): no submitter is acked.
+      const failure = this.onFailed(err);
+      for (const p of batch) p.reject(failure);
     }
   }
 }

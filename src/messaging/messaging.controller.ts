@@ -12,6 +12,7 @@ import { MessagingService } from './messaging.service.js';
 import { parsePushAckBody, parseSendBody, parseSyncBody } from './messaging-bodies.js';
 import { RawJson } from '../transport/raw-json.js';
 import { AppendResult } from './message.types.js';
+import { toStoreUnavailable } from './store-failure.js';
 
 export interface SendAck {
   clientMsgId: string;
@@ -65,6 +66,12 @@ export class MessagingController {
   @NoParamPipes()
   async sync(body: unknown, ctx: LonglinkContext): Promise<{ lastSeq: number }> {
     const lastSeq = parseSyncBody(body);
-    return { lastSeq: await this.delivery.sync(sessionUser(ctx), lastSeq) };
+    const user = sessionUser(ctx);
+    try {
+      return { lastSeq: await this.delivery.sync(user, lastSeq) };
+    } catch (err) {
+      // Nothing changed on the connection (the store is read first): the client SYNCs again later.
+      throw toStoreUnavailable(err, 'SYNC');
+    }
   }
 }

@@ -1,6 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
 import { LONGLINK_CONFIG } from '../config/config.constants.js';
+import { ConfigError } from '../config/config.error.js';
+import { redactUrl } from '../config/redact-url.js';
 import { LonglinkConfig } from '../config/longlink-config.js';
 import { AccessListService } from '../guards/access-list.service.js';
 import { ErrorCode } from '../transport/error-codes.js';
@@ -10,6 +12,20 @@ import { GroupCommit } from './group-commit.js';
 import { MessageStoredEvent } from './message-events.js';
 import { MESSAGE_STORE, MessageStore } from './message.store.js';
 import { AppendResult, NewMessage } from './message.types.js';
+import { describeFailure, isStoreFailure, toStoreUnavailable } from './store-failure.js';
+
+/** messaging.postgres.url could not be used at startup: unreachable, refused, or not set up. */
+function postgresOpenError(url: string, err: unknown): ConfigError {
+  // A SQLSTATE (5 characters, at least one a digit; unlike EPIPE) means the server answered:
+  // it refused something (authentication, database, privilege).
+  const code = (err as { code?: unknown } | null)?.code;
+  const answered = typeof code === 'string' && /^(?=.*\d)[0-9A-Z]{5}$/.test(code);
+  const what = answered ? 'cannot open the message store at' : 'cannot connect to';
+  return new ConfigError(
+    'messaging.postgres.url',
+    `${what} ${redactUrl(url)} (${describeFailure(err)})`,
+  );
+}
 
 /**
  * Accepts messages: stores them durably (group commit) before the sender's
@@ -33,16 +49,33 @@ export class MessagingService implements OnModuleInit, OnApplicationShutdown {
     private readonly access: AccessListService,
     @Inject(LONGLINK_CONFIG) private readonly config: LonglinkConfig,
   ) {
-    this.commits = new GroupCommit(store, (result) => {
-      if (result.duplicate) return;
-      this.delivery.onStored(result.message);
-      // No event object per message unless someone listens.
-      if (this.storedSubject.observed) this.storedSubject.next({ message: result.message });
-    });
+    this.commits = new GroupCommit(
+      store,
+      (result) => {
+        // A resend too: its first copy may have been committed by an append whose COMMIT reply
+        // was lost (PostgreSQL), never handed to delivery. A no-op when it was pushed already.
+        this.delivery.onStored(result.message);
+        if (result.duplicate) return;
+        // No event object per message unless someone listens.
+        if (this.storedSubject.observed) this.storedSubject.next({ message: result.message });
+      },
+      undefined,
+      // Every SEND of a failed batch: ERROR store-unavailable, except for programming errors.
+      (err) => toStoreUnavailable(err, 'storing a batch of messages'),
+    );
   }
 
   async onModuleInit(): Promise<void> {
-    await this.store.open();
+    try {
+      await this.store.open();
+    } catch (err) {
+      const { store, postgres } = this.config.messaging;
+      // A server that cannot be reached at startup is a configuration problem: say which key.
+      if (store === 'postgres' && postgres.url !== null && isStoreFailure(err)) {
+        throw postgresOpenError(postgres.url, err);
+      }
+      throw err;
+    }
     const { pruneIntervalMs } = this.config.messaging;
     this.pruneTimer = setInterval(() => void this.prune(), pruneIntervalMs);
     this.pruneTimer.unref();

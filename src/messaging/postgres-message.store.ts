@@ -343,6 +343,14 @@ export class PostgresMessageStore implements MessageStore {
   private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let discard = false;
+    // The pool listens for errors of idle connections only: a connection lost while checked out
+    // (server restart, network cut) emits 'error' beside failing the running query, and unheard
+    // that error would crash the process.
+    const onLost = (err: Error) => {
+      discard = true;
+      this.logger.warn(`connection lost during a transaction: ${err.message}`);
+    };
+    client.on('error', onLost);
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -357,6 +365,7 @@ export class PostgresMessageStore implements MessageStore {
       }
       throw err;
     } finally {
+      client.removeListener('error', onLost);
       client.release(discard);
     }
   }

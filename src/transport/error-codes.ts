@@ -19,6 +19,8 @@ export const ErrorCode = {
   RateLimited: 'rate-limited',
   Forbidden: 'forbidden',
   UnknownRecipient: 'unknown-recipient',
+  /** The message store failed (unreachable, timed out): retry the request later. */
+  StoreUnavailable: 'store-unavailable',
   InternalError: 'internal-error',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
