@@ -2,7 +2,6 @@ import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Subscription } from 'rxjs';
 import { DeliveryService } from '../messaging/delivery.service.js';
 import { MessagingService } from '../messaging/messaging.service.js';
-import { StoredMessage } from '../messaging/message.types.js';
 import { ClusterRedisService } from './cluster-redis.service.js';
 import { ClusterSessionsService } from './cluster-sessions.service.js';
 import { PresenceService } from './presence.service.js';
@@ -29,7 +28,9 @@ export class ClusterDeliveryService implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     if (!this.redis.enabled) return;
     this.subscription = this.messaging.stored$.subscribe(({ message }) => {
-      if (!this.delivery.isLocal(message.to)) void this.route(message);
+      if (!this.delivery.isLocal(message.to)) {
+        void this.presence.tellOwner(message.to, { t: 'msg', m: message });
+      }
     });
     this.redis.onInbox((m) => {
       if (m.t === 'msg') this.delivery.onStored(m.m);
@@ -41,16 +42,5 @@ export class ClusterDeliveryService implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.subscription?.unsubscribe();
-  }
-
-  private async route(message: StoredMessage): Promise<void> {
-    try {
-      const node = await this.presence.locate(message.to);
-      if (node !== null && node !== this.redis.nodeId) {
-        await this.redis.tell(node, { t: 'msg', m: message });
-      }
-    } catch {
-      // Redis down: the recipient's node catches up from the store when Redis is back.
-    }
   }
 }

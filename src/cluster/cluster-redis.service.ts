@@ -24,6 +24,7 @@ export class ClusterRedisService implements OnModuleInit, OnApplicationShutdown 
   readonly enabled: boolean;
   readonly nodeId: string;
   readonly keys: RedisKeys;
+  /** The command link (cluster mode only, like the subscriber). */
   readonly command: Redis;
   private readonly subscriber: Redis;
   private readonly logger = new Logger('Cluster');
@@ -40,6 +41,8 @@ export class ClusterRedisService implements OnModuleInit, OnApplicationShutdown 
     this.enabled = redis.url !== null;
     this.nodeId = nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.keys = new RedisKeys(redis.keyPrefix);
+    // Without a URL (cluster mode off) no client exists: nothing here is ever called then.
+    if (redis.url === null) return;
     const options = {
       lazyConnect: true,
       connectTimeout: redis.connectTimeoutMs,
@@ -47,12 +50,8 @@ export class ClusterRedisService implements OnModuleInit, OnApplicationShutdown 
       maxRetriesPerRequest: 1,
       retryStrategy: (times: number) => Math.min(100 * times, 1000),
     };
-    // Without a URL the clients are made (lazily: they never connect) only to keep the fields simple.
-    this.command = new Redis(redis.url ?? 'redis://127.0.0.1:6379', options);
-    this.subscriber = new Redis(redis.url ?? 'redis://127.0.0.1:6379', {
-      ...options,
-      enableOfflineQueue: true,
-    });
+    this.command = new Redis(redis.url, options);
+    this.subscriber = new Redis(redis.url, { ...options, enableOfflineQueue: true });
     for (const client of [this.command, this.subscriber]) {
       // Errors surface on each command; the connection retries by itself.
       client.on('error', () => undefined);

@@ -45,8 +45,9 @@ export class ClusterSessionsService implements OnModuleInit, OnModuleDestroy {
     this.redis.onInbox((m) => this.receive(m));
     this.redis.onReconnect(() => void this.restoreAll());
     this.sessions.useForwarder({
-      push: (uid, op, body) => void this.forward(uid, { t: 'push', uid, op, body }),
-      kick: (uid, reason, message) => void this.forward(uid, { t: 'kick', uid, reason, message }),
+      push: (uid, op, body) => void this.presence.tellOwner(uid, { t: 'push', uid, op, body }),
+      kick: (uid, reason, message) =>
+        void this.presence.tellOwner(uid, { t: 'kick', uid, reason, message }),
     });
   }
 
@@ -155,14 +156,5 @@ export class ClusterSessionsService implements OnModuleInit, OnModuleDestroy {
       }
     }
     this.logger.log(`re-registered ${restored} sessions`);
-  }
-
-  private async forward(uid: string, message: NodeMessage): Promise<void> {
-    try {
-      const node = await this.presence.locate(uid);
-      if (node !== null && node !== this.redis.nodeId) await this.redis.tell(node, message);
-    } catch {
-      // Redis down: like a push to a user who is offline.
-    }
   }
 }

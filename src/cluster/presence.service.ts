@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { NodeMessage } from './cluster.messages.js';
 import { ClusterRedisService } from './cluster-redis.service.js';
 import { LuaScript } from './lua-script.js';
 import { CLAIM, LOCATE, RELEASE, RESTORE } from './presence.scripts.js';
@@ -43,6 +44,20 @@ export class PresenceService {
       [this.redis.nodeId, connId, epoch],
     );
     return Number(ok) === 1;
+  }
+
+  /**
+   * Tells the live node holding `uid`, if it is another node, `message`. Fire and
+   * forget: with Redis down it is as if the user were offline (messages wait in
+   * the store, and nodes catch up when Redis is back).
+   */
+  async tellOwner(uid: string, message: NodeMessage): Promise<void> {
+    try {
+      const node = await this.locate(uid);
+      if (node !== null && node !== this.redis.nodeId) await this.redis.tell(node, message);
+    } catch {
+      // Redis unreachable: nothing to do.
+    }
   }
 
   /** The live node holding `uid`, or null (offline, or its node is dead). */
