@@ -45,6 +45,8 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry, Bud
   readonly remotePort: number;
   readonly acceptedAt: number;
   lastTick: number;
+  /** This connection's own read budget (see ReadBudget). */
+  readonly readBucket: ByteBucket;
   /** Why the connection closed (or is closing); undefined while open. */
   closeReason: string | undefined = undefined;
   /** Packets counted in the current rate window, and when it started. */
@@ -75,14 +77,14 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry, Bud
     now: number,
     /** The peer as the TCP layer saw it (a TLS socket wraps the raw one). */
     remote: { address: string; port: number },
-    /** This connection's read budget, and the one it shares with its IP (see ReadBudget). */
-    readonly readBucket: ByteBucket,
+    /** The read budget this connection shares with its IP (see ReadBudget). */
     readonly ipReads: IpReadState,
   ) {
     this.remoteAddress = remote.address;
     this.remotePort = remote.port;
     this.acceptedAt = now;
     this.lastTick = now;
+    this.readBucket = new ByteBucket(now);
     this.decoder = new FrameDecoder(this, limits.maxPreLoginFrameBytes, 'maxPreLoginFrameBytes');
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {

@@ -329,7 +329,6 @@ export class LonglinkServer
       this.options!,
       now,
       remote,
-      this.readBudget.bucket(now),
       this.readBudget.attach(address, now),
     );
     this.connections.add(conn);

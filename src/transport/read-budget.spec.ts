@@ -9,7 +9,7 @@ const OPTIONS: ReadBudgetOptions = {
 };
 
 function reader(budget: ReadBudget, address: string, now: number, loggedIn = false) {
-  return { loggedIn, readBucket: budget.bucket(now), ipReads: budget.attach(address, now) };
+  return { loggedIn, readBucket: new ByteBucket(now), ipReads: budget.attach(address, now) };
 }
 
 describe('ByteBucket', () => {

@@ -72,11 +72,6 @@ export class ReadBudget {
 
   constructor(private readonly options: ReadBudgetOptions) {}
 
-  /** A new connection's own bucket. */
-  bucket(now: number): ByteBucket {
-    return new ByteBucket(now);
-  }
-
   /** The state of `address`'s connections; `release` it when the connection closes. */
   attach(address: string, now: number): IpReadState {
     let state = this.ips.get(address);
