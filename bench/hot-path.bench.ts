@@ -66,6 +66,7 @@ const targets: Target[] = [
         ],
         {
           LONGLINK_PORT: String(port),
+          LONGLINK_HTTP_PORT: '0', // parallel gateways: no shared HTTP port
           LONGLINK_CONFIG: join(__dirname, 'hot-path.config.yaml'),
         },
       ),

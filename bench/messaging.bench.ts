@@ -125,6 +125,7 @@ async function measure(store: string, port: number, round: string) {
   const profile = args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(__dirname, 'results')] : [];
   const child = launchServer([...profile, join(__dirname, '..', 'dist/main.js')], {
     LONGLINK_PORT: String(port),
+    LONGLINK_HTTP_PORT: '0', // parallel gateways: no shared HTTP port
     LONGLINK_CONFIG: configFile,
     LONGLINK_DATA_DIR: dataDir,
   });

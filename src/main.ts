@@ -17,8 +17,11 @@ async function bootstrap(): Promise<void> {
     }
     throw err;
   }
-  const { app } = await createGateway({ config, imports: [AppModule] });
-  await app.listen();
+  const gateway = await createGateway({ config, imports: [AppModule] });
+  await gateway.listen();
+  if (gateway.httpPort > 0) {
+    new Logger('longlink').log(`HTTP on ${config.http.host}:${gateway.httpPort}`);
+  }
   if (shouldLowerHelperThreads(config.server.helperThreadPriority)) {
     const n = lowerHelperThreads();
     new Logger('longlink').log(
@@ -35,7 +38,7 @@ async function bootstrap(): Promise<void> {
       `${signal}: draining connections (up to ${config.server.drainTimeoutMs} ms)`,
     );
     setTimeout(() => process.exit(1), drainLimitMs).unref();
-    app.close().then(
+    gateway.close().then(
       () => process.exit(0),
       (err: unknown) => {
         new Logger('longlink').error(`shutdown failed: ${String(err)}`);

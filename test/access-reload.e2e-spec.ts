@@ -283,6 +283,7 @@ describe('access lists reload without a restart', () => {
         Object.assign(env, {
           LONGLINK_CONFIG: configFile,
           LONGLINK_PORT: String(port),
+          LONGLINK_HTTP_PORT: '0', // parallel gateways: no shared HTTP port
           LONGLINK_JWT_SECRET: secret,
           LONGLINK_LOG_LEVEL: 'log',
         });

@@ -26,6 +26,7 @@ describe('cluster mode at start', () => {
   it('stops with a startup error naming cluster.redis.url when Redis cannot be reached', async () => {
     const { code, output } = await runGateway({
       LONGLINK_PORT: String(await freePort()),
+      LONGLINK_HTTP_PORT: '0', // parallel gateways: no shared HTTP port
       LONGLINK_REDIS_URL: 'redis://127.0.0.1:1',
       LONGLINK_LOG_LEVEL: 'error',
       LONGLINK_DATA_DIR: `/tmp/longlink-cluster-startup-${process.pid}`,

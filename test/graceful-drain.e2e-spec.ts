@@ -257,6 +257,7 @@ describe('graceful drain', () => {
         Object.assign(env, {
           LONGLINK_CONFIG: configFile,
           LONGLINK_PORT: String(port),
+          LONGLINK_HTTP_PORT: '0', // parallel gateways: no shared HTTP port
           LONGLINK_DATA_DIR: join(dataDir, 'data'),
           LONGLINK_JWT_SECRET: secret,
           LONGLINK_LOG_LEVEL: 'log',

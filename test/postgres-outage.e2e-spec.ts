@@ -371,6 +371,7 @@ describe('PostgreSQL store unusable at startup', () => {
       LONGLINK_CONFIG: configFile,
       LONGLINK_POSTGRES_URL: url,
       LONGLINK_PORT: '0',
+      LONGLINK_HTTP_PORT: '0', // parallel gateways: no shared HTTP port
       LONGLINK_DATA_DIR: join(dir, 'data'),
     });
     const started = Date.now();

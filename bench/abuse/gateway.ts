@@ -93,6 +93,7 @@ export async function startGateway(nodeFlags: string[] = []): Promise<Gateway> {
   const env: Record<string, string> = {
     LONGLINK_CONFIG: configFile,
     LONGLINK_PORT: String(port),
+    LONGLINK_HTTP_PORT: '0', // parallel gateways: no shared HTTP port
     LONGLINK_JWT_SECRET: secret,
     LONGLINK_DATA_DIR: join(dir, 'data'),
     LONGLINK_LOG_LEVEL: 'warn',

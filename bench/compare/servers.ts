@@ -377,6 +377,7 @@ export async function startServer(system: SystemInfo, opts: StartOptions): Promi
       argv = [node, ...nodeFlags, join(longlinkRoot, 'dist/main.js')];
       Object.assign(env, {
         LONGLINK_PORT: String(port),
+        LONGLINK_HTTP_PORT: '0', // parallel gateways: no shared HTTP port
         LONGLINK_CONFIG: longlinkConfig(
           dir,
           system.name === 'longlink' ? 'memory' : 'sqlite',

@@ -172,6 +172,7 @@ async function startChild(store: string, build: boolean): Promise<ChildGateway> 
   Object.assign(env, {
     LONGLINK_CONFIG: configFile,
     LONGLINK_PORT: String(port),
+    LONGLINK_HTTP_PORT: '0', // parallel gateways: no shared HTTP port
     LONGLINK_JWT_SECRET: secret,
   });
   const child = spawn(process.execPath, ['--expose-gc', '-r', preload, MAIN], {

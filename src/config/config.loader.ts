@@ -43,6 +43,9 @@ const ENV_VARIABLES: readonly { name: string; path: readonly string[]; kind: Val
   { name: 'LONGLINK_POSTGRES_URL', path: ['messaging', 'postgres', 'url'], kind: 'string' },
   { name: 'LONGLINK_REDIS_URL', path: ['cluster', 'redis', 'url'], kind: 'string' },
   { name: 'LONGLINK_NODE_ID', path: ['cluster', 'nodeId'], kind: 'string' },
+  { name: 'LONGLINK_HTTP_HOST', path: ['http', 'host'], kind: 'string' },
+  { name: 'LONGLINK_HTTP_PORT', path: ['http', 'port'], kind: 'integer' },
+  { name: 'LONGLINK_ADMIN_TOKEN', path: ['admin', 'token'], kind: 'string' },
 ];
 
 /**
@@ -191,7 +194,7 @@ function plainMessage(issue: z.core.$ZodRawIssue): string | undefined {
 
 function describeValue(path: readonly PropertyKey[], value: unknown): string {
   // Never echo a secret into logs, even a malformed one.
-  if (path.some((part) => /secret/i.test(String(part)))) return '';
+  if (path.some((part) => /secret|token/i.test(String(part)))) return '';
   if (value === undefined) return '';
   if (Array.isArray(value)) return ' (got a list)';
   if (typeof value === 'object' && value !== null) return ' (got a mapping)';

@@ -255,6 +255,46 @@ const clusterSchema = z.strictObject({
   nodeHeartbeatMs: durationMs.default(1000),
 });
 
+const ORIGIN_PROBLEM = 'must be a list of origins (scheme://host[:port]) or "*"';
+const httpSchema = z.strictObject({
+  enabled: z.boolean({ error: 'must be true or false' }).default(true),
+  host: nonEmptyString.default('127.0.0.1'),
+  port: integer(0, 65535, 'must be an integer between 0 and 65535').default(7401),
+  demoPage: z
+    .enum(['auto', 'on', 'off'], { error: 'must be one of: auto, on, off' })
+    .default('auto'),
+});
+
+const websocketSchema = z.strictObject({
+  enabled: z.boolean({ error: 'must be true or false' }).default(true),
+  allowedOrigins: z
+    .array(
+      z.string({ error: ORIGIN_PROBLEM }).refine((v) => v === '*' || isOrigin(v), {
+        error: ORIGIN_PROBLEM,
+      }),
+      { error: ORIGIN_PROBLEM },
+    )
+    .default([]),
+});
+
+const adminSchema = z.strictObject({
+  token: z
+    .string({ error: 'must be a string of at least 16 characters' })
+    .min(16, { error: 'must be a string of at least 16 characters' })
+    .nullable()
+    .default(null),
+});
+
+/** `https://app.example.com[:443]`: what a browser sends as Origin. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
 const logSchema = z.strictObject({
   level: z.enum(LOG_LEVELS, { error: `must be one of: ${LOG_LEVELS.join(', ')}` }).default('log'),
 });
@@ -283,6 +323,9 @@ export const longlinkConfigSchema = z.strictObject({
       }
     })
     .prefault({}),
+  http: httpSchema.prefault({}),
+  websocket: websocketSchema.prefault({}),
+  admin: adminSchema.prefault({}),
   log: logSchema.prefault({}),
 });
 

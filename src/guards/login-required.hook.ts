@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { LonglinkConnection } from '../transport/connection.js';
 import { ErrorCode } from '../transport/error-codes.js';
 import { LonglinkServer } from '../transport/longlink.server.js';
-import { Op } from '../transport/ops.js';
 import { TransportHooks } from '../transport/transport-hooks.js';
 
 const NOT_LOGGED_IN_BODY = JSON.stringify({
@@ -24,7 +23,7 @@ export class LoginRequiredHook implements TransportHooks {
 
   onFrame(conn: LonglinkConnection, op: number, seq: number): boolean {
     if (conn.user !== undefined || this.server.routes.get(op)?.public === true) return true;
-    conn.send(Op.ERROR, seq, NOT_LOGGED_IN_BODY);
+    conn.sendError(seq, ErrorCode.NotLoggedIn, NOT_LOGGED_IN_BODY);
     return false;
   }
 }

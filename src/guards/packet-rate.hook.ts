@@ -3,7 +3,6 @@ import { LONGLINK_CONFIG } from '../config/config.constants.js';
 import { LonglinkConfig } from '../config/longlink-config.js';
 import { LonglinkConnection } from '../transport/connection.js';
 import { ErrorCode, KickReason } from '../transport/error-codes.js';
-import { Op } from '../transport/ops.js';
 import { TransportHooks } from '../transport/transport-hooks.js';
 import { AccessListService } from './access-list.service.js';
 import { StrikeCounter } from './strike-counter.js';
@@ -56,7 +55,7 @@ export class PacketRateHook implements TransportHooks {
     const n = ++conn.packets;
     if (n <= this.maxPackets) return true;
     if (n <= this.kickPackets) {
-      conn.send(Op.ERROR, seq, RATE_LIMITED_BODY);
+      conn.sendError(seq, ErrorCode.RateLimited, RATE_LIMITED_BODY);
       return false;
     }
     // Frames after the kick in the same read land here too: count the connection once.

@@ -86,6 +86,8 @@ export class MemoryMessageStore implements MessageStore {
     return dropped;
   }
 
+  async check(): Promise<void> {}
+
   async close(): Promise<void> {}
 
   private inbox(uid: string): Inbox {

@@ -32,5 +32,7 @@ export interface MessageStore {
    * Fewer than `limit` means nothing more is due.
    */
   prune(deliveredBefore: number, undeliveredBefore: number, limit: number): Promise<number>;
+  /** Resolves when the store can serve requests now (for /readyz); rejects with why not. */
+  check(): Promise<void>;
   close(): Promise<void>;
 }

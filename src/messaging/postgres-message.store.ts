@@ -211,6 +211,11 @@ export class PostgresMessageStore implements MessageStore {
     return result.rowCount ?? 0;
   }
 
+  async check(): Promise<void> {
+    if (this.ended) throw new Error('the PostgreSQL pool is closed');
+    await this.pool.query('SELECT 1');
+  }
+
   async close(): Promise<void> {
     if (this.ended) return;
     this.ended = true;

@@ -146,6 +146,11 @@ export class SqliteMessageStore implements MessageStore {
     return this.stmt.prune.run(before, undeliveredBefore, deliveredBefore, limit).changes;
   }
 
+  async check(): Promise<void> {
+    if (!this.db?.open) throw new Error('the SQLite database is not open');
+    this.db.prepare('SELECT 1').get();
+  }
+
   async close(): Promise<void> {
     if (this.db?.open) this.db.close();
   }

@@ -1,9 +1,17 @@
-import { Socket } from 'node:net';
+import { ConnectionStream, ListenerKind } from './connection-stream.js';
 import { FlushScheduler, Flushable } from './flush-scheduler.js';
-import { FrameDecoder, FrameError, FrameSink, HEADER_BYTES, writeHeader } from './frame.codec.js';
+import {
+  FrameDecoder,
+  FrameError,
+  FrameSink,
+  HEADER_BYTES,
+  OFF_OP,
+  writeHeader,
+} from './frame.codec.js';
 import { WheelEntry } from './idle-wheel.js';
 import { Op } from './op-codes.js';
 import { BudgetedReader, ByteBucket, IpReadState } from './read-budget.js';
+import { TransportStats } from './transport-stats.js';
 
 /** The logged-in identity a connection carries; SessionService attaches richer objects. */
 export interface ConnectionUser {
@@ -19,6 +27,8 @@ export interface ConnectionOwner {
   onClose(conn: LonglinkConnection): void;
   /** A read of `bytes` arrived (0: may a paused connection read?): ms to stop reading, 0 to go on. */
   onRead(conn: LonglinkConnection, bytes: number, now: number): number;
+  /** Where frames sent, ERRORs and KICKs are counted. */
+  readonly stats: TransportStats;
 }
 
 export interface ConnectionLimits {
@@ -70,7 +80,7 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry, Bud
 
   constructor(
     readonly id: number,
-    readonly socket: Socket,
+    readonly socket: ConnectionStream,
     private readonly owner: ConnectionOwner,
     private readonly scheduler: FlushScheduler,
     private readonly limits: ConnectionLimits,
@@ -79,6 +89,8 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry, Bud
     remote: { address: string; port: number },
     /** The read budget this connection shares with its IP (see ReadBudget). */
     readonly ipReads: IpReadState,
+    /** The listener that accepted it. */
+    readonly listener: ListenerKind = 'tcp',
   ) {
     this.remoteAddress = remote.address;
     this.remotePort = remote.port;
@@ -213,13 +225,21 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry, Bud
     if (typeof body === 'string') bodyBytes = out.write(body, at + HEADER_BYTES);
     else if (body !== undefined) bodyBytes = body.copy(out, at + HEADER_BYTES);
     writeHeader(out, at, HEADER_BYTES + bodyBytes, op, seq);
+    this.owner.stats.frameOut(op);
     this.commit(HEADER_BYTES + bodyBytes);
+  }
+
+  /** Queues an ERROR PDU whose body (`{code, message, …}` as JSON) carries `code`. */
+  sendError(seq: number, code: string, body: string): void {
+    this.owner.stats.error(code);
+    this.send(Op.ERROR, seq, body);
   }
 
   /** Queues a frame that is already encoded (a push fanned out to many users). */
   enqueue(frame: Buffer): void {
     if (this.closed) return;
     frame.copy(this.reserve(frame.length), this.outBytes);
+    this.owner.stats.frameOut(frame.readUInt32BE(OFF_OP));
     this.commit(frame.length);
   }
 
@@ -289,6 +309,8 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry, Bud
   private closeAfter(op: number, seq: number, code: string, message: string): void {
     if (this.closed) return;
     this.markClosing(code);
+    if (op === Op.KICK) this.owner.stats.kick(code);
+    else this.owner.stats.error(code);
     this.send(op, seq, JSON.stringify({ code, message }));
     this.end(code);
   }

@@ -16,7 +16,8 @@ const EMPTY_BODY = Buffer.alloc(0);
 
 const OFF_HLEN = 4;
 const OFF_VER = 6;
-const OFF_OP = 8;
+/** Where the op sits in the header (read by code that counts encoded frames). */
+export const OFF_OP = 8;
 const OFF_SEQ = 12;
 
 /** Stable codes of the ways a byte stream can stop being a frame stream. */

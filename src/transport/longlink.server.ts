@@ -4,6 +4,7 @@ import { AddressInfo, Server as NetServer, Socket, createServer } from 'node:net
 import { SecureContext, TLSSocket, createSecureContext } from 'node:tls';
 import { Observable, isObservable } from 'rxjs';
 import { ConnectionLimits, ConnectionOwner, LonglinkConnection } from './connection.js';
+import { ConnectionStream, ListenerKind } from './connection-stream.js';
 import { ErrorCode, KickReason } from './error-codes.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { DirectHandler, DirectRouteSource } from './direct-route.js';
@@ -17,6 +18,7 @@ import { TransportHooks } from './transport-hooks.js';
 import { NO_REPLY } from './no-reply.js';
 import { RawJson } from './raw-json.js';
 import { ReadBudget, ReadBudgetOptions } from './read-budget.js';
+import { TransportStats } from './transport-stats.js';
 
 /** Connections held while the app initializes; more are closed (an init is seconds at most). */
 const MAX_WAITING_CONNECTIONS = 10_000;
@@ -73,6 +75,8 @@ export class LonglinkServer
 
   private netServer: NetServer | null = null;
   private readonly connections = new Set<LonglinkConnection>();
+  /** Frames by op, ERROR codes and KICK reasons (read by metrics). */
+  readonly stats = new TransportStats();
   private readonly scheduler = new FlushScheduler();
   private wheel: IdleWheel<LonglinkConnection>;
   private readonly hooks: TransportHooks[] = [];
@@ -320,6 +324,39 @@ export class LonglinkServer
       ? new TLSSocket(socket, { isServer: true, secureContext: this.secureContext })
       : socket;
     if (stream !== socket) stream.on('error', () => undefined);
+    this.adopt(stream, remote, 'tcp');
+    socket.resume();
+  }
+
+  /** True from close() on: the gateway drains (readiness probes report it). */
+  get isDraining(): boolean {
+    return this.closing !== null;
+  }
+
+  /** True once the app is initialized (markReady): other listeners wait for it too. */
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /** True between listen() and close(): other listeners refuse new connections otherwise. */
+  get isAccepting(): boolean {
+    return this.netServer !== null && this.ready;
+  }
+
+  /** Why `address` must be refused (access lists, bans, per-IP caps), or null: for other listeners. */
+  refusalOf(address: string): string | null {
+    return this.refusal(address);
+  }
+
+  /**
+   * Takes a connection from any listener (TCP here, WebSocket in the HTTP module) into the one
+   * pipeline: decoder, budgets, deadlines, hooks, sessions. The caller has checked refusalOf().
+   */
+  adopt(
+    stream: ConnectionStream,
+    remote: { address: string; port: number },
+    listener: ListenerKind,
+  ): LonglinkConnection {
     const now = Date.now();
     const conn = new LonglinkConnection(
       this.nextConnectionId++,
@@ -329,15 +366,17 @@ export class LonglinkServer
       this.options!,
       now,
       remote,
-      this.readBudget.attach(address, now),
+      this.readBudget.attach(remote.address, now),
+      listener,
     );
     this.connections.add(conn);
     this.wheel.add(conn);
     this.emit('connection', conn);
-    socket.resume();
+    return conn;
   }
 
   onFrame(conn: LonglinkConnection, op: number, seq: number, body: Buffer): void {
+    this.stats.frameIn(op);
     const hooks = this.frameHooks;
     for (let i = 0; i < hooks.length; i++) {
       if (!hooks[i].onFrame!(conn, op, seq, conn.lastTick)) return;
@@ -485,11 +524,11 @@ export class LonglinkServer
     // Unknown errors were already logged by Nest's exception filter.
     const { body, close } = toErrorReply(err);
     if (close) conn.failAndClose(seq, body.code, body.message);
-    else conn.send(Op.ERROR, seq, JSON.stringify(body));
+    else conn.sendError(seq, body.code, JSON.stringify(body));
   }
 
   private replyError(conn: LonglinkConnection, seq: number, code: string, message: string): void {
-    conn.send(Op.ERROR, seq, JSON.stringify({ code, message }));
+    conn.sendError(seq, code, JSON.stringify({ code, message }));
   }
 
   private expire(conn: LonglinkConnection): void {

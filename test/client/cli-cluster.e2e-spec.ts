@@ -127,6 +127,7 @@ describe('longlink cluster', () => {
     const cluster = new ClusterProcess(['--workers', '2'], {
       LONGLINK_CONFIG: configFile,
       LONGLINK_PORT: String(port),
+      LONGLINK_HTTP_PORT: '0', // parallel gateways: no shared HTTP port
       LONGLINK_DATA_DIR: join(dir, 'data'),
       LONGLINK_JWT_SECRET: SECRET,
     });
@@ -204,6 +205,7 @@ describe('longlink cluster', () => {
     const cluster = new ClusterProcess(['--workers', '2'], {
       LONGLINK_CONFIG: configFile,
       LONGLINK_PORT: String(await freePort()),
+      LONGLINK_HTTP_PORT: '0', // parallel gateways: no shared HTTP port
     });
     running.push(cluster);
     expect(await cluster.exited).toBe(78);

@@ -52,6 +52,7 @@ export class ChildGateway {
     }
     Object.assign(env, {
       LONGLINK_PORT: String(this.port),
+      LONGLINK_HTTP_PORT: '0', // parallel gateways: no shared HTTP port
       LONGLINK_DATA_DIR: this.dataDir,
       LONGLINK_LOG_LEVEL: 'warn',
       LONGLINK_CONFIG: this.configFile,

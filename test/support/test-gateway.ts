@@ -5,7 +5,8 @@ import { LonglinkOptions } from '../../src/longlink.module';
 import { createTestingGateway } from '../../src/testing';
 import { TestClient } from './test-client';
 
-export interface TestGateway extends Gateway {
+export interface TestGateway extends Pick<Gateway, 'server' | 'config'> {
+  app: INestMicroservice;
   port: number;
   token(uid: string, expiresIn?: string): Promise<string>;
   client(): Promise<TestClient>;
