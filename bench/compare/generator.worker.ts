@@ -184,8 +184,8 @@ async function handle(c: WorkerCommand): Promise<unknown> {
     case 'driver':
       stats = new LoadStats();
       driver =
-        c.protocol === 'longlink'
-          ? new LonglinkDriver(c.port, stats, c.rxPort)
+        c.protocol === 'longlink' || c.protocol === 'longlink-ws'
+          ? new LonglinkDriver(c.port, stats, c.rxPort, c.protocol === 'longlink-ws' ? 'ws' : 'tcp')
           : c.protocol === 'mqtt'
             ? new MqttDriver(c.port, stats)
             : new SocketIoDriver(c.port, stats);

@@ -35,11 +35,12 @@ export const MOSQUITTO_BIN = [
 ];
 
 export type SystemName =
-  'longlink' | 'longlink-sqlite' | 'relay' | 'mosquitto' | 'aedes' | 'socketio';
+  'longlink' | 'longlink-sqlite' | 'longlink-ws' | 'relay' | 'mosquitto' | 'aedes' | 'socketio';
 
 export const ALL_SYSTEMS: SystemName[] = [
   'longlink',
   'longlink-sqlite',
+  'longlink-ws',
   'relay',
   'mosquitto',
   'aedes',
@@ -70,6 +71,13 @@ export const SYSTEMS: Record<SystemName, SystemInfo> = {
     protocol: 'longlink',
     node: true,
     scale: false,
+  },
+  'longlink-ws': {
+    name: 'longlink-ws',
+    label: 'longlink over WebSocket (memory store)',
+    protocol: 'longlink-ws',
+    node: true,
+    scale: true,
   },
   relay: {
     name: 'relay',
@@ -374,13 +382,15 @@ export async function startServer(system: SystemInfo, opts: StartOptions): Promi
   switch (system.name) {
     case 'longlink':
     case 'longlink-sqlite':
+    case 'longlink-ws':
       argv = [node, ...nodeFlags, join(longlinkRoot, 'dist/main.js')];
       Object.assign(env, {
-        LONGLINK_PORT: String(port),
-        LONGLINK_HTTP_PORT: '0', // parallel gateways: no shared HTTP port
+        // Over WebSocket the generator dials the HTTP port (/ws): that is the port measured.
+        LONGLINK_PORT: system.name === 'longlink-ws' ? String(await freePort()) : String(port),
+        LONGLINK_HTTP_PORT: system.name === 'longlink-ws' ? String(port) : '0',
         LONGLINK_CONFIG: longlinkConfig(
           dir,
-          system.name === 'longlink' ? 'memory' : 'sqlite',
+          system.name === 'longlink-sqlite' ? 'sqlite' : 'memory',
           opts.cluster,
         ),
         LONGLINK_DATA_DIR: dir,

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { HealthController } from './health.controller.js';
+import { WebSocketListener } from './websocket.listener.js';
 
 /**
  * The gateway's one HTTP port: health, metrics, the admin API, the demo page,
@@ -9,6 +10,6 @@ import { HealthController } from './health.controller.js';
  */
 @Module({
   controllers: [HealthController],
-  providers: [],
+  providers: [WebSocketListener],
 })
 export class LonglinkHttpModule {}

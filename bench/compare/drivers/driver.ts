@@ -2,7 +2,7 @@ import { Histogram, build } from 'hdr-histogram-js';
 import { LocalEndpoint } from '../addresses';
 
 /** The wire protocols the generator speaks; several systems share one. */
-export type Protocol = 'longlink' | 'mqtt' | 'socketio';
+export type Protocol = 'longlink' | 'longlink-ws' | 'mqtt' | 'socketio';
 
 /** Counters of one generator process, summed over its clients. */
 export class LoadStats {

@@ -5,7 +5,6 @@
  * as ASCII digits; the receiver finds seq and stamp with two byte searches, never
  * JSON.parse, and acknowledges cumulatively once per read (PUSH_ACK {upTo}).
  */
-import { Socket } from 'node:net';
 import { mintToken } from '../../../src/auth/token.factory';
 import { DEV_JWT_SECRET } from '../../../src/config/config.constants';
 import { MsgOp } from '../../../src/messaging/messaging.ops';
@@ -21,6 +20,7 @@ import { STAMP_DIGITS, nowUs, putDigits, readDigits, readUint } from '../ascii';
 import { LocalEndpoint } from '../addresses';
 import { Driver, IdleClient, LoadStats, PairClient, WindowedPair } from './driver';
 import { TurnEnd, atTurnEnd, connectTcp, withTimeout } from './tcp';
+import { Wire, connectWs } from './ws-wire';
 
 const LOGIN_REPLY = (Op.LOGIN | REPLY_FLAG) >>> 0;
 const HEARTBEAT_REPLY = (Op.HEARTBEAT | REPLY_FLAG) >>> 0;
@@ -35,7 +35,7 @@ const LOGIN_TIMEOUT_MS = 30_000;
 /** Hands frames to whoever holds the connection now: the login step, then the client. */
 class Link implements FrameSink {
   readonly decoder = new FrameDecoder(this, MAX_FRAME);
-  socket!: Socket;
+  wire!: Wire;
   onFrame: (op: number, seq: number, body: Buffer) => void = () => undefined;
   /** Called after each read was decoded. */
   afterRead: () => void = () => undefined;
@@ -48,12 +48,30 @@ class Link implements FrameSink {
 
   onFrameError(error: FrameError): void {
     this.stats.error(`frame: ${error.code}`);
-    this.socket.destroy();
+    this.wire.destroy();
   }
 }
 
+/** The same frames over TCP, or over WebSocket (one frame per message) to the HTTP port's /ws. */
+export type LonglinkWire = 'tcp' | 'ws';
+
+async function dial(
+  wire: LonglinkWire,
+  port: number,
+  local: LocalEndpoint | undefined,
+  link: Link,
+): Promise<Wire> {
+  if (wire === 'ws') return connectWs(port, local, link);
+  const socket = await connectTcp(port, local, link);
+  return {
+    write: (bytes) => void socket.write(bytes),
+    destroy: () => socket.destroy(),
+    onClose: (fn) => void socket.once('close', fn),
+  };
+}
+
 export class LonglinkDriver implements Driver {
-  readonly protocol = 'longlink';
+  readonly protocol: 'longlink' | 'longlink-ws';
   /** Minted once per uid for the whole run, whichever server is measured. */
   private static readonly tokens = new Map<string, string>();
   private readonly tokens = LonglinkDriver.tokens;
@@ -63,7 +81,10 @@ export class LonglinkDriver implements Driver {
     private readonly port: number,
     private readonly stats: LoadStats,
     private readonly rxPort = port,
-  ) {}
+    private readonly wire: LonglinkWire = 'tcp',
+  ) {
+    this.protocol = wire === 'ws' ? 'longlink-ws' : 'longlink';
+  }
 
   async prepare(uids: string[]): Promise<number> {
     const t0 = performance.now();
@@ -77,15 +98,15 @@ export class LonglinkDriver implements Driver {
   private async login(uid: string, local: LocalEndpoint | undefined, port: number): Promise<Link> {
     await this.prepare([uid]);
     const link = new Link(this.stats);
-    const socket = await connectTcp(port, local, link);
-    link.socket = socket;
+    const socket = await dial(this.wire, port, local, link);
+    link.wire = socket;
     const answered = new Promise<void>((resolve, reject) => {
       link.onFrame = (op, seq, body) => {
         if (seq !== 1) return;
         if (op === LOGIN_REPLY) resolve();
         else reject(new Error(`LOGIN refused: op ${op} ${body.toString()}`));
       };
-      socket.once('close', () => reject(new Error('closed before the LOGIN reply')));
+      socket.onClose(() => reject(new Error('closed before the LOGIN reply')));
     });
     socket.write(encodeJsonFrame(Op.LOGIN, 1, { token: this.tokens.get(uid) }));
     try {
@@ -105,17 +126,17 @@ export class LonglinkDriver implements Driver {
       if (op === HEARTBEAT_REPLY) stats.heartbeatReplies++;
       else if (op === Op.KICK) stats.kicks++;
     };
-    link.socket.once('close', () => {
+    link.wire.onClose(() => {
       if (!closing) stats.dropped++;
     });
     return {
       heartbeat: () => {
         stats.heartbeatsSent++;
-        link.socket.write(HEARTBEAT);
+        link.wire.write(HEARTBEAT);
       },
       close: () => {
         closing = true;
-        link.socket.destroy();
+        link.wire.destroy();
       },
     };
   }
@@ -155,7 +176,7 @@ class LonglinkPair extends WindowedPair implements TurnEnd {
     tx.afterRead = () => atTurnEnd(this);
     rx.afterRead = () => atTurnEnd(this);
     for (const link of [tx, rx]) {
-      link.socket.once('close', () => {
+      link.wire.onClose(() => {
         if (!this.closing) stats.dropped++;
       });
     }
@@ -202,7 +223,7 @@ class LonglinkPair extends WindowedPair implements TurnEnd {
     if (this.maxSeq > this.ackedUpTo) {
       this.ackedUpTo = this.maxSeq;
       this.ackSeq = (this.ackSeq % 0x7fff_fffe) + 1;
-      this.rx.socket.write(encodeFrame(MsgOp.PUSH_ACK, this.ackSeq, `{"upTo":${this.maxSeq}}`));
+      this.rx.wire.write(encodeFrame(MsgOp.PUSH_ACK, this.ackSeq, `{"upTo":${this.maxSeq}}`));
     }
     this.refill();
   }
@@ -219,11 +240,11 @@ class LonglinkPair extends WindowedPair implements TurnEnd {
       putDigits(buf, off + this.counterOffset, COUNTER_DIGITS, n);
       putDigits(buf, off + this.stampOffset, STAMP_DIGITS, stamp);
     }
-    this.tx.socket.write(buf);
+    this.tx.wire.write(buf);
   }
 
   protected closeConnections(): void {
-    this.tx.socket.destroy();
-    this.rx.socket.destroy();
+    this.tx.wire.destroy();
+    this.rx.wire.destroy();
   }
 }

@@ -8,6 +8,7 @@ import { RunReport } from './summary';
 const COLORS: Record<SystemName, string> = {
   longlink: '#d62728',
   'longlink-sqlite': '#ff9896',
+  'longlink-ws': '#e377c2',
   relay: '#7f7f7f',
   mosquitto: '#1f77b4',
   aedes: '#2ca02c',
