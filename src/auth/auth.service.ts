@@ -12,6 +12,8 @@ export class AuthService implements OnModuleInit {
   private readonly logger = new Logger('AuthService');
   /** Imported once: jose would otherwise import raw key bytes on every verify (~40% of its cost). */
   private readonly key: Promise<webcrypto.CryptoKey>;
+  /** LOGIN outcomes, 'ok' or the ERROR code, counted as they happen; metrics read them at scrape. */
+  readonly loginResults = new Map<string, number>();
 
   constructor(@Inject(LONGLINK_CONFIG) private readonly config: LonglinkConfig) {
     const raw = new TextEncoder().encode(config.auth.jwtSecret);
@@ -26,6 +28,10 @@ export class AuthService implements OnModuleInit {
         'auth.jwtSecret is the shipped development secret: anyone can mint tokens. Set LONGLINK_JWT_SECRET before production.',
       );
     }
+  }
+
+  countLogin(result: string): void {
+    this.loginResults.set(result, (this.loginResults.get(result) ?? 0) + 1);
   }
 
   /** Returns the verified user id, or throws invalid-token / token-expired. */

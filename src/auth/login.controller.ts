@@ -31,6 +31,18 @@ export class LoginController {
 
   @MessagePattern('login', { op: Op.LOGIN, public: true })
   async login(@Payload() payload: unknown, @Ctx() ctx: LonglinkContext): Promise<LoginReply> {
+    // Every outcome is counted once, by its ERROR code (metrics: longlink_logins_total).
+    try {
+      const reply = await this.attempt(payload, ctx);
+      this.auth.countLogin('ok');
+      return reply;
+    } catch (err) {
+      this.auth.countLogin(err instanceof LonglinkException ? err.code : ErrorCode.InternalError);
+      throw err;
+    }
+  }
+
+  private async attempt(payload: unknown, ctx: LonglinkContext): Promise<LoginReply> {
     const conn = ctx.getConnection();
     if (this.throttle.isBanned(conn.remoteAddress)) throw ipBanned();
     let body: LoginDto;

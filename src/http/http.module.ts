@@ -1,5 +1,10 @@
 import { Module } from '@nestjs/common';
+import { AdminTokenGuard } from './admin-token.guard.js';
+import { AdminController } from './admin.controller.js';
+import { AdminService } from './admin.service.js';
 import { HealthController } from './health.controller.js';
+import { MetricsController } from './metrics.controller.js';
+import { MetricsService } from './metrics.service.js';
 import { WebSocketListener } from './websocket.listener.js';
 
 /**
@@ -9,7 +14,7 @@ import { WebSocketListener } from './websocket.listener.js';
  * in a microservice-only app nothing here runs.
  */
 @Module({
-  controllers: [HealthController],
-  providers: [WebSocketListener],
+  controllers: [HealthController, MetricsController, AdminController],
+  providers: [MetricsService, AdminService, AdminTokenGuard, WebSocketListener],
 })
 export class LonglinkHttpModule {}

@@ -45,6 +45,8 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
   private readonly ackTimeoutMs: number;
   private readonly maxAttempts: number;
   private readonly pageSize: number;
+  /** Plain counters read by metrics at scrape time: first pushes, pushes again, pushes acked. */
+  readonly counts = { pushed: 0, retransmitted: 0, acked: 0 };
 
   constructor(
     @Inject(MESSAGE_STORE) private readonly store: MessageStore,
@@ -104,9 +106,10 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
       for (const seq of stream.inflight.keys()) {
         if (seq > upTo) break;
         stream.inflight.delete(seq);
+        this.counts.acked++;
       }
     }
-    if (seqs) for (const seq of seqs) stream.inflight.delete(seq);
+    if (seqs) for (const seq of seqs) if (stream.inflight.delete(seq)) this.counts.acked++;
     const acked = Math.min(stream.contiguousAck(), stream.cursor);
     if (acked > stream.ackedSeq) {
       stream.ackedSeq = acked;
@@ -202,6 +205,13 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
   /** Un-acked pushes of a user's connection (for tests and metrics). */
   inflightCount(uid: string): number {
     return this.streams.get(uid)?.inflight.size ?? 0;
+  }
+
+  /** Un-acked pushes of every connection here (metrics, at scrape time). */
+  inflightTotal(): number {
+    let total = 0;
+    for (const stream of this.streams.values()) total += stream.inflight.size;
+    return total;
   }
 
   /** Writes pending acks now (shutdown). */
@@ -333,6 +343,7 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
       attempts: 1,
     });
     stream.cursor = m.seq;
+    this.counts.pushed++;
     if (stream.timer === null) this.armTimer(stream, this.ackTimeoutMs);
   }
 
@@ -366,6 +377,7 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
       entry.deadline = now + this.ackTimeoutMs;
       next = Math.min(next, entry.deadline);
       stream.user.conn.send(MsgOp.MSG, 0, entry.frame);
+      this.counts.retransmitted++;
     }
     if (next !== Infinity) this.armTimer(stream, next - now);
   }

@@ -17,6 +17,8 @@ export class GroupCommit {
   private pending: Pending[] = [];
   private running: Promise<void> | null = null;
   private scheduled = false;
+  /** Told each committed batch's append time (metrics); the clock is read only when set. */
+  onAppended: ((seconds: number, size: number) => void) | null = null;
 
   constructor(
     private readonly store: MessageStore,
@@ -57,7 +59,10 @@ export class GroupCommit {
   private async commit(): Promise<void> {
     const batch = this.pending.splice(0, this.maxBatch);
     try {
+      const observe = this.onAppended;
+      const started = observe ? performance.now() : 0;
       const results = await this.store.append(batch.map((p) => p.message));
+      if (observe) observe((performance.now() - started) / 1000, batch.length);
       for (let i = 0; i < batch.length; i++) {
         try {
           this.onCommitted(results[i]);

@@ -40,6 +40,9 @@ export class MessagingService implements OnModuleInit, OnApplicationShutdown {
   private pruneTimer: NodeJS.Timeout | null = null;
   private pruning = false;
 
+  /** Plain counter read by metrics at scrape time: new messages stored (resends not counted). */
+  readonly counts = { stored: 0 };
+
   /** Every newly stored message, after it is durable. */
   readonly stored$: Observable<MessageStoredEvent> = this.storedSubject.asObservable();
 
@@ -56,6 +59,7 @@ export class MessagingService implements OnModuleInit, OnApplicationShutdown {
         // was lost (PostgreSQL), never handed to delivery. A no-op when it was pushed already.
         this.delivery.onStored(result.message);
         if (result.duplicate) return;
+        this.counts.stored++;
         // No event object per message unless someone listens.
         if (this.storedSubject.observed) this.storedSubject.next({ message: result.message });
       },
@@ -100,6 +104,11 @@ export class MessagingService implements OnModuleInit, OnApplicationShutdown {
       );
     }
     return this.commits.submit(message);
+  }
+
+  /** Reports each committed append batch's duration in seconds and size (metrics). */
+  observeAppends(observer: (seconds: number, size: number) => void): void {
+    this.commits.onAppended = observer;
   }
 
   /**

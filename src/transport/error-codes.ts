@@ -35,6 +35,8 @@ export const KickReason = {
   AccessDenied: 'access-denied',
   /** The server is shutting down (after a RECONNECT PDU). */
   ServerShutdown: 'server-shutdown',
+  /** An operator kicked the user through the admin API (POST /admin/users/:uid/kick). */
+  Admin: 'admin',
   /** Not sent as a KICK: the reason a session ended by LOGOUT reports on logouts$. */
   Logout: 'logout',
 } as const;

@@ -1,3 +1,8 @@
+/** Distinct keys kept per counter: a client choosing random ops must not grow the maps. */
+const MAX_KEYS = 512;
+/** Where counts go once a map is full (metrics label it as unknown). */
+export const OTHER_KEY = -1;
+
 /**
  * Plain counters the transport keeps as it works: frames by op in and out,
  * ERROR codes and KICK reasons sent. A Map increment per frame is all the hot
@@ -10,18 +15,25 @@ export class TransportStats {
   readonly kicks = new Map<string, number>();
 
   frameIn(op: number): void {
-    this.framesIn.set(op, (this.framesIn.get(op) ?? 0) + 1);
+    count(this.framesIn, op, OTHER_KEY);
   }
 
   frameOut(op: number): void {
-    this.framesOut.set(op, (this.framesOut.get(op) ?? 0) + 1);
+    count(this.framesOut, op, OTHER_KEY);
   }
 
   error(code: string): void {
-    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+    count(this.errors, code, 'other');
   }
 
   kick(reason: string): void {
-    this.kicks.set(reason, (this.kicks.get(reason) ?? 0) + 1);
+    count(this.kicks, reason, 'other');
   }
+}
+
+function count<K>(map: Map<K, number>, key: K, other: K): void {
+  const n = map.get(key);
+  if (n !== undefined) map.set(key, n + 1);
+  else if (map.size < MAX_KEYS) map.set(key, 1);
+  else map.set(other, (map.get(other) ?? 0) + 1);
 }
