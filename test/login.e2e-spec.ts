@@ -51,6 +51,15 @@ describe('LOGIN', () => {
       heartbeatIntervalMs: HEARTBEAT.intervalMs,
       heartbeatTimeoutMs: HEARTBEAT.timeoutMs,
       serverTimeMs: expect.any(Number),
+      // The defaults of config/default.yaml: what a client must respect.
+      limits: {
+        maxPackets: 200,
+        intervalMs: 1000,
+        kickPackets: 400,
+        maxFrameBytes: 65536,
+        maxBytes: 524288,
+        pushWindow: 64,
+      },
     });
     expect(reply.body.serverTimeMs).toBeGreaterThanOrEqual(before);
     expect(reply.body.serverTimeMs).toBeLessThanOrEqual(after);

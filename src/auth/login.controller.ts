@@ -11,7 +11,7 @@ import { LonglinkException } from '../transport/longlink.exception.js';
 import { LonglinkContext } from '../transport/longlink.context.js';
 import { Op } from '../transport/ops.js';
 import { AuthService } from './auth.service.js';
-import { LoginDto, LoginReply } from './login.dto.js';
+import { LoginDto, LoginLimits, LoginReply } from './login.dto.js';
 
 const LOGIN_BODY = { type: 'body', metatype: LoginDto } as const;
 
@@ -20,6 +20,7 @@ const LOGIN_BODY = { type: 'body', metatype: LoginDto } as const;
 export class LoginController {
   /** Applied in the handler, not as a pipe: a malformed LOGIN is a failed login too. */
   private readonly validation = new LonglinkValidationPipe();
+  private readonly limits: LoginLimits;
 
   constructor(
     private readonly auth: AuthService,
@@ -27,7 +28,17 @@ export class LoginController {
     private readonly sessions: SessionService,
     private readonly throttle: LoginThrottleService,
     @Inject(LONGLINK_CONFIG) private readonly config: LonglinkConfig,
-  ) {}
+  ) {
+    const { rateLimit, server, messaging } = config;
+    this.limits = {
+      maxPackets: rateLimit.maxPackets,
+      intervalMs: rateLimit.intervalMs,
+      kickPackets: rateLimit.kickPackets,
+      maxFrameBytes: server.maxFrameBytes,
+      maxBytes: rateLimit.maxBytes,
+      pushWindow: messaging.pushWindow,
+    };
+  }
 
   @MessagePattern('login', { op: Op.LOGIN, public: true })
   async login(@Payload() payload: unknown, @Ctx() ctx: LonglinkContext): Promise<LoginReply> {
@@ -64,6 +75,7 @@ export class LoginController {
       heartbeatIntervalMs: intervalMs,
       heartbeatTimeoutMs: timeoutMs,
       serverTimeMs: Date.now(),
+      limits: this.limits,
     };
   }
 

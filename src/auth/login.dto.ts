@@ -20,4 +20,22 @@ export interface LoginReply {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   serverTimeMs: number;
+  /** What the client must respect, so it can pace itself instead of being refused. */
+  limits: LoginLimits;
+}
+
+/** The limits announced in the LOGIN reply (docs/PROTOCOL.md §3). */
+export interface LoginLimits {
+  /** Frames per window a connection may send; more get ERROR rate-limited. */
+  maxPackets: number;
+  /** The window of maxPackets and kickPackets. */
+  intervalMs: number;
+  /** Frames per window past which the connection is kicked. */
+  kickPackets: number;
+  /** Largest frame the client may send, header included. */
+  maxFrameBytes: number;
+  /** Bytes per window one connection may send before the server stops reading it for a while. */
+  maxBytes: number;
+  /** Un-acked pushes the server keeps in flight to this connection. */
+  pushWindow: number;
 }

@@ -7,10 +7,8 @@ import { TransportHooks } from '../transport/transport-hooks.js';
 import { AccessListService } from './access-list.service.js';
 import { StrikeCounter } from './strike-counter.js';
 
-const RATE_LIMITED_BODY = JSON.stringify({
-  code: ErrorCode.RateLimited,
-  message: 'too many packets; slow down',
-});
+/** The ERROR body up to retryAfterMs: built per refusal as a string, no object per frame. */
+const RATE_LIMITED_HEAD = `{"code":"${ErrorCode.RateLimited}","message":"too many packets; slow down","retryAfterMs":`;
 
 /**
  * Packets per connection per window (the seed's packetsRecv, reset every
@@ -55,7 +53,9 @@ export class PacketRateHook implements TransportHooks {
     const n = ++conn.packets;
     if (n <= this.maxPackets) return true;
     if (n <= this.kickPackets) {
-      conn.sendError(seq, ErrorCode.RateLimited, RATE_LIMITED_BODY);
+      // The window ends then: a client that waits this long is served again.
+      const retryAfterMs = Math.max(1, conn.packetsWindowStart + this.intervalMs - now);
+      conn.sendError(seq, ErrorCode.RateLimited, `${RATE_LIMITED_HEAD}${retryAfterMs}}`);
       return false;
     }
     // Frames after the kick in the same read land here too: count the connection once.
