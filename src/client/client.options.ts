@@ -2,28 +2,20 @@ import type { TransportFactory } from './byte-transport.js';
 import type { LastSeqStore } from './last-seq.store.js';
 import { MemoryLastSeqStore } from './memory-last-seq.store.js';
 import { type BackoffOptions, DEFAULT_BACKOFF } from './reconnect-backoff.js';
-import { tcpTransport } from './tcp.transport.js';
-import { type TlsOptions, tlsTransport } from './tls.transport.js';
+// A type only (erased): the browser graph must not reach node:tls.
+import type { TlsOptions } from './tls.transport.js';
 
 /** A login token, or a function returning one: called before every (re)login, so it may refresh. */
 export type TokenSource = string | (() => string | Promise<string>);
 
-export interface LonglinkClientOptions {
+/** The options of every LonglinkClient, whatever carries its bytes. */
+export interface ClientCoreOptions {
   token: TokenSource;
-  /** Default 127.0.0.1. */
-  host?: string;
-  /** Default 7400. */
-  port?: number;
-  /**
-   * TLS to host:port (a gateway with `server.tls`). true: the certificate is checked against the
-   * system's CAs; or give `ca` (a private CA, a self-signed server), `servername`. Default off.
-   */
-  tls?: boolean | TlsOptions;
-  /** Opens the byte stream instead of TCP to host:port (a WebSocket transport, a test double). */
+  /** Opens the byte stream instead of the entry's default (a WebSocket transport, a test double). */
   transport?: TransportFactory;
   /** Default 10000 ms. Every request has one; send() spends it across reconnects. */
   requestTimeoutMs?: number;
-  /** Default 5000 ms. */
+  /** Default 5000 ms: gives up on opening the byte stream (TCP connect, TLS or WebSocket handshake). */
   connectTimeoutMs?: number;
   /** Default true (DEFAULT_BACKOFF); false: a lost connection closes the client. */
   reconnect?: boolean | Partial<BackoffOptions>;
@@ -35,6 +27,19 @@ export interface LonglinkClientOptions {
   dedupeWindow?: number;
   /** Default 16 MiB: the server does not bound its own frames, so accept large pushes. */
   maxFrameBytes?: number;
+}
+
+/** The Node client's options (`longlink/client`): TCP or TLS to host:port by default. */
+export interface LonglinkClientOptions extends ClientCoreOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 7400. */
+  port?: number;
+  /**
+   * TLS to host:port (a gateway with `server.tls`). true: the certificate is checked against the
+   * system's CAs; or give `ca` (a private CA, a self-signed server), `servername`. Default off.
+   */
+  tls?: boolean | TlsOptions;
 }
 
 export interface ResolvedClientOptions {
@@ -57,11 +62,15 @@ export const CLIENT_DEFAULTS = {
   maxFrameBytes: 16 * 1024 * 1024,
 } as const;
 
-export function resolveClientOptions(options: LonglinkClientOptions): ResolvedClientOptions {
+/** Fills in the defaults; `defaultTransport` is called only when no `transport` is given. */
+export function resolveClientOptions(
+  options: ClientCoreOptions,
+  defaultTransport: () => TransportFactory,
+): ResolvedClientOptions {
   const reconnect = options.reconnect ?? true;
   return {
     token: options.token,
-    transport: options.transport ?? defaultTransport(options),
+    transport: options.transport ?? defaultTransport(),
     requestTimeoutMs: options.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs,
     reconnect:
       reconnect === false ? null : { ...DEFAULT_BACKOFF, ...(reconnect === true ? {} : reconnect) },
@@ -70,16 +79,4 @@ export function resolveClientOptions(options: LonglinkClientOptions): ResolvedCl
     dedupeWindow: options.dedupeWindow ?? CLIENT_DEFAULTS.dedupeWindow,
     maxFrameBytes: options.maxFrameBytes ?? CLIENT_DEFAULTS.maxFrameBytes,
   };
-}
-
-/** TCP, or TLS when `tls` is set, to host:port. */
-function defaultTransport(options: LonglinkClientOptions): TransportFactory {
-  const address = {
-    host: options.host ?? CLIENT_DEFAULTS.host,
-    port: options.port ?? CLIENT_DEFAULTS.port,
-    connectTimeoutMs: options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs,
-  };
-  const { tls = false } = options;
-  if (tls === false) return tcpTransport(address);
-  return tlsTransport(tls === true ? address : { ...tls, ...address });
 }

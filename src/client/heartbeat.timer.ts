@@ -1,4 +1,4 @@
-import { Op } from '../transport/ops.js';
+import { Op } from '../transport/op-codes.js';
 import { ClientErrorCode, LonglinkClientError } from './longlink-client.error.js';
 import type { ProtocolLink } from './protocol-link.js';
 import type { SessionInfo } from './server-bodies.js';

@@ -1,5 +1,5 @@
 import { MsgOp } from '../messaging/messaging.ops.js';
-import { Op } from '../transport/ops.js';
+import { Op } from '../transport/op-codes.js';
 import { ClientErrorCode, LonglinkClientError } from './longlink-client.error.js';
 
 interface Pending {

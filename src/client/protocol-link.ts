@@ -1,5 +1,5 @@
 import { FrameDecoder, FrameError, FrameSink, encodeJsonFrame } from '../transport/frame.codec.js';
-import { Op, REPLY_FLAG } from '../transport/ops.js';
+import { Op, REPLY_FLAG } from '../transport/op-codes.js';
 import type { ByteTransport, TransportFactory } from './byte-transport.js';
 import { ClientErrorCode, LonglinkClientError } from './longlink-client.error.js';
 import { PendingRequests } from './pending-requests.js';

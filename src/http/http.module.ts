@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AdminTokenGuard } from './admin-token.guard.js';
 import { AdminController } from './admin.controller.js';
 import { AdminService } from './admin.service.js';
+import { DemoModule } from './demo.module.js';
 import { HealthController } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
@@ -14,6 +15,7 @@ import { WebSocketListener } from './websocket.listener.js';
  * in a microservice-only app nothing here runs.
  */
 @Module({
+  imports: [DemoModule],
   controllers: [HealthController, MetricsController, AdminController],
   providers: [MetricsService, AdminService, AdminTokenGuard, WebSocketListener],
 })

@@ -5,13 +5,8 @@ import { LoginDto } from '../auth/login.dto.js';
 import { LonglinkValidationPipe } from '../common/longlink-validation.pipe.js';
 import { parsePushAckBody, parseSendBody, parseSyncBody } from '../messaging/messaging-bodies.js';
 import { MsgOp } from '../messaging/messaging.ops.js';
-import {
-  BodyError,
-  DEFAULT_MAX_JSON_DEPTH,
-  FrameDecoder,
-  encodeFrame,
-  parseBody,
-} from './frame.codec.js';
+import { BodyError, DEFAULT_MAX_JSON_DEPTH, parseBody } from './frame-body.js';
+import { FrameDecoder, encodeFrame } from './frame.codec.js';
 import { LonglinkException } from './longlink.exception.js';
 
 /**

@@ -1,11 +1,6 @@
 import fc from 'fast-check';
-import {
-  BodyError,
-  DEFAULT_BODY_LIMITS,
-  encodeJsonFrame,
-  HEADER_BYTES,
-  parseBody,
-} from './frame.codec.js';
+import { BodyError, DEFAULT_BODY_LIMITS, parseBody } from './frame-body.js';
+import { encodeJsonFrame, HEADER_BYTES } from './frame.codec.js';
 
 /** Runs parseBody expecting a BodyError, and returns it for assertions. */
 function bodyError(bytes: Buffer): BodyError {
