@@ -11,6 +11,8 @@ export { LonglinkModule } from './longlink.module.js';
 export type { LonglinkAsyncOptions, LonglinkOptions } from './longlink.module.js';
 export { createGateway, createLonglinkServer } from './gateway.factory.js';
 export type { Gateway, GatewayOptions } from './gateway.factory.js';
+// The HTTP surface for a hybrid app: WebSocket at /ws, metrics, health, admin, the demo page
+export { LonglinkHttpModule } from './http/http.module.js';
 
 // Configuration: the YAML + environment loader, validation, the injected config
 export { loadConfig, mergeOptions, validateConfig } from './config/config.loader.js';

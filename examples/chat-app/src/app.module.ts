@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { LonglinkModule } from 'longlink';
+import { LonglinkHttpModule, LonglinkModule } from 'longlink';
 import { AppConfig, AppConfigModule } from './app.config.js';
 import { ChatModule } from './chat/chat.module.js';
 import { HealthController } from './health.controller.js';
@@ -17,6 +17,8 @@ import { HealthController } from './health.controller.js';
         messaging: { store: 'memory' },
       }),
     }),
+    // longlink's HTTP surface on this app's own port: /ws (browsers), /metrics, /healthz, /readyz.
+    LonglinkHttpModule,
     AppConfigModule,
     ChatModule,
   ],

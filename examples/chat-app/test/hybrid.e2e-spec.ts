@@ -61,4 +61,13 @@ describe('the hybrid app', () => {
     await alice.request(ChatOp.TYPING, { to: 'bob' });
     expect(await notice).toEqual({ from: 'alice' });
   });
+
+  it("serves longlink's own HTTP surface on the app's port: metrics and readiness", async () => {
+    await client('carol');
+    const metrics = await (await fetch(`${http}/metrics`)).text();
+    expect(metrics).toMatch(/^longlink_connections\{listener="tcp"\} [1-9]/m);
+    expect(metrics).toMatch(/^process_cpu_seconds_total /m);
+    const ready = await fetch(`${http}/readyz`);
+    expect(ready.status).toBe(200);
+  });
 });
