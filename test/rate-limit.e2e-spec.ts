@@ -11,7 +11,12 @@ const MAX_PACKETS = 20;
 const KICK_PACKETS = 40;
 const UNKNOWN_OP = 4242;
 const HEARTBEAT_REPLY = (Op.HEARTBEAT | REPLY_FLAG) >>> 0;
-const RATE_LIMITED = { code: 'rate-limited', message: expect.any(String) };
+// retryAfterMs: the ms left in the window (checked exactly in rate-limit-retry.e2e-spec.ts).
+const RATE_LIMITED = {
+  code: 'rate-limited',
+  message: expect.any(String),
+  retryAfterMs: expect.any(Number),
+};
 
 /** seqs from..to inclusive. */
 function seqs(from: number, to: number): number[] {

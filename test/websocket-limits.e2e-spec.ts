@@ -178,7 +178,11 @@ describe('WebSocket limits', () => {
     expect(refused).toHaveLength(KICK_PACKETS - MAX_PACKETS);
     for (const f of refused) {
       expect(f.op).toBe(Op.ERROR);
-      expect(f.body).toEqual({ code: 'rate-limited', message: expect.any(String) });
+      expect(f.body).toEqual({
+        code: 'rate-limited',
+        message: expect.any(String),
+        retryAfterMs: expect.any(Number),
+      });
     }
     expect((await bystander.request(Op.HEARTBEAT)).op).toBe(HEARTBEAT_REPLY);
   });
