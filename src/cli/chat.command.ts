@@ -1,5 +1,7 @@
 import { Command } from 'commander';
-import { CliError, describeError } from './cli.error.js';
+import { randomClientMsgId } from '../client/random-id.js';
+import { CliError } from './cli.error.js';
+import { ChatPendingView } from './chat-pending.view.js';
 import { ChatScreen } from './chat.screen.js';
 import {
   type ConnectionOptions,
@@ -15,8 +17,9 @@ interface ChatOptions extends ConnectionOptions {
 
 /**
  * `longlink chat --to bob`: each line typed is sent to bob; incoming messages (from anyone) are
- * shown as they arrive, with connection states. Ctrl-C or end of input leaves cleanly, once the
- * lines already typed are acknowledged.
+ * shown as they arrive, with connection states. A line typed while disconnected waits in the
+ * client's outbox (`… queued`) and goes out on reconnect (`✓ sent`). Ctrl-C or end of input
+ * leaves cleanly, once the lines already typed are acknowledged (a second Ctrl-C leaves at once).
  */
 export function chatCommand(): Command {
   const command = new Command('chat')
@@ -28,6 +31,7 @@ export function chatCommand(): Command {
 async function chat(options: ChatOptions): Promise<void> {
   const { client, address, connect } = createClient(options);
   const screen = new ChatScreen();
+  const pending = new ChatPendingView(client, (line) => screen.note(line));
   const sending = new Set<Promise<void>>();
   let finish: (error?: CliError) => void = () => undefined;
   const done = new Promise<CliError | undefined>((resolve) => (finish = resolve));
@@ -41,9 +45,12 @@ async function chat(options: ChatOptions): Promise<void> {
     const text = line.trim();
     screen.prompt();
     if (text === '') return;
-    const sent = client.send(options.to, { text }).then(
+    const clientMsgId = randomClientMsgId();
+    pending.track(clientMsgId, text);
+    // Failures are the view's to show (once); the promise only tells when the line is settled.
+    const sent = client.send(options.to, { text }, { clientMsgId }).then(
       () => undefined,
-      (error: unknown) => screen.note(`not sent: ${describeError(error)}: ${text}`),
+      () => undefined,
     );
     sending.add(sent);
     void sent.finally(() => sending.delete(sent));
@@ -61,8 +68,16 @@ async function chat(options: ChatOptions): Promise<void> {
     );
     screen.prompt();
     error = await done;
-    // Lines already typed get their acknowledgement (or their error) before we go.
-    await Promise.all(sending);
+    // Lines already typed get their acknowledgement (or their error) before we go; while
+    // disconnected that may take long, so a second Ctrl-C leaves without them.
+    if (sending.size > 0) {
+      if (client.state !== 'ready' && !error) {
+        screen.note(
+          `waiting to send ${sending.size} queued line${sending.size === 1 ? '' : 's'}; Ctrl-C to leave without`,
+        );
+      }
+      await untilInterrupted(screen, Promise.all(sending));
+    }
   } finally {
     process.off('SIGINT', interrupted);
     screen.close();
@@ -70,4 +85,18 @@ async function chat(options: ChatOptions): Promise<void> {
   }
   if (error) throw error;
   screen.note('bye');
+}
+
+/** `work`, or sooner if the user presses Ctrl-C (a signal, or readline's on a TTY). */
+async function untilInterrupted(screen: ChatScreen, work: Promise<unknown>): Promise<void> {
+  let stop: () => void = () => undefined;
+  const interrupted = new Promise<void>((resolve) => (stop = resolve));
+  process.once('SIGINT', stop);
+  screen.input.once('SIGINT', stop);
+  try {
+    await Promise.race([work, interrupted]);
+  } finally {
+    process.off('SIGINT', stop);
+    screen.input.off('SIGINT', stop);
+  }
 }

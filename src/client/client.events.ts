@@ -1,4 +1,6 @@
-import type { InboxMessage, SessionInfo } from './server-bodies.js';
+import type { LonglinkClientError } from './longlink-client.error.js';
+import type { OutboxEntry } from './outbox.store.js';
+import type { InboxMessage, SendAck, SessionInfo } from './server-bodies.js';
 
 /** A KICK (docs/PROTOCOL.md §4.4). */
 export interface KickEvent {
@@ -60,6 +62,38 @@ export interface CloseEvent {
   message: string;
 }
 
+/**
+ * A message of the outbox changed state (docs/CLIENT.md, "The outbox"). Every queued message
+ * ends with exactly one `acknowledged` or `failed`; `sent` comes once per SEND written (again
+ * after a reconnect). A send() refused at once (outbox full, too large) has only `failed`.
+ */
+export type OutboxEvent =
+  | {
+      state: 'queued';
+      entry: OutboxEntry;
+      /** True when it cannot go out at once: not connected (or the in-flight window is full). */
+      waiting: boolean;
+      /** True when connect() took it from the OutboxStore (no send() call waits for it). */
+      restored: boolean;
+    }
+  | {
+      state: 'sent';
+      entry: OutboxEntry;
+      /** 1, then 2… when resent after a reconnect. */ attempt: number;
+    }
+  | { state: 'acknowledged'; entry: OutboxEntry; ack: SendAck }
+  | {
+      state: 'failed';
+      entry: OutboxEntry;
+      /**
+       * Why, for good: the server's code for this message (`bad-request`, `unknown-recipient`,
+       * `rate-limited` after the retries, …), `relogin` or `access-denied` (the session is gone),
+       * `outbox-full`, `message-too-large`, `timeout` (send()'s own timeoutMs), `closed`
+       * (close()), or `disconnected` (reconnect off).
+       */
+      error: LonglinkClientError;
+    };
+
 /** The events of LonglinkClient and their listener arguments. */
 export interface ClientEvents {
   /**
@@ -75,9 +109,10 @@ export interface ClientEvents {
   reconnecting: [event: ReconnectingEvent];
   reconnect: [event: ReconnectEvent];
   close: [event: CloseEvent];
+  outbox: [event: OutboxEvent];
   /**
    * Failures no call is waiting for: a message listener threw, the server refused a PUSH_ACK,
-   * the LastSeqStore failed. With no listener they are thrown, as node:events does.
+   * the LastSeqStore or OutboxStore failed. With no listener they are thrown, as node:events does.
    */
   error: [error: Error];
 }

@@ -1,6 +1,8 @@
 import type { TransportFactory } from './byte-transport.js';
 import type { LastSeqStore } from './last-seq.store.js';
 import { MemoryLastSeqStore } from './memory-last-seq.store.js';
+import { MemoryOutboxStore } from './memory-outbox.store.js';
+import type { OutboxStore } from './outbox.store.js';
 import { type BackoffOptions, DEFAULT_BACKOFF } from './reconnect-backoff.js';
 // A type only (erased): the browser graph must not reach node:tls.
 import type { TlsOptions } from './tls.transport.js';
@@ -8,12 +10,23 @@ import type { TlsOptions } from './tls.transport.js';
 /** A login token, or a function returning one: called before every (re)login, so it may refresh. */
 export type TokenSource = string | (() => string | Promise<string>);
 
+/** Where unacknowledged messages wait (docs/CLIENT.md, "The outbox"). */
+export interface OutboxOptions {
+  /** Default 1000: messages waiting for their acknowledgement; past it send() fails `outbox-full`. */
+  maxMessages?: number;
+  /** Default: a MemoryOutboxStore of this client. Persist it to resend after a restart. */
+  store?: OutboxStore;
+}
+
 /** The options of every LonglinkClient, whatever carries its bytes. */
 export interface ClientCoreOptions {
   token: TokenSource;
   /** Opens the byte stream instead of the entry's default (a WebSocket transport, a test double). */
   transport?: TransportFactory;
-  /** Default 10000 ms. Every request has one; send() spends it across reconnects. */
+  /**
+   * Default 10000 ms: the reply timeout of LOGIN, SYNC and request(). send() has none of its own
+   * (it waits through outages; give it `timeoutMs` to bound it).
+   */
   requestTimeoutMs?: number;
   /** Default 5000 ms: gives up on opening the byte stream (TCP connect, TLS or WebSocket handshake). */
   connectTimeoutMs?: number;
@@ -27,6 +40,7 @@ export interface ClientCoreOptions {
   dedupeWindow?: number;
   /** Default 16 MiB: the server does not bound its own frames, so accept large pushes. */
   maxFrameBytes?: number;
+  outbox?: OutboxOptions;
 }
 
 /** The Node client's options (`longlink/client`): TCP or TLS to host:port by default. */
@@ -51,6 +65,7 @@ export interface ResolvedClientOptions {
   lastSeqStore: LastSeqStore;
   dedupeWindow: number;
   maxFrameBytes: number;
+  outbox: Required<OutboxOptions>;
 }
 
 export const CLIENT_DEFAULTS = {
@@ -60,6 +75,7 @@ export const CLIENT_DEFAULTS = {
   connectTimeoutMs: 5_000, // a reachable gateway answers a SYN in milliseconds
   dedupeWindow: 1_000, // far more than the server's push window (64)
   maxFrameBytes: 16 * 1024 * 1024,
+  outboxMaxMessages: 1_000, // a few seconds of sending at the default pace (180/s)
 } as const;
 
 /** Fills in the defaults; `defaultTransport` is called only when no `transport` is given. */
@@ -78,5 +94,9 @@ export function resolveClientOptions(
     lastSeqStore: options.lastSeqStore ?? new MemoryLastSeqStore(),
     dedupeWindow: options.dedupeWindow ?? CLIENT_DEFAULTS.dedupeWindow,
     maxFrameBytes: options.maxFrameBytes ?? CLIENT_DEFAULTS.maxFrameBytes,
+    outbox: {
+      maxMessages: options.outbox?.maxMessages ?? CLIENT_DEFAULTS.outboxMaxMessages,
+      store: options.outbox?.store ?? new MemoryOutboxStore(),
+    },
   };
 }

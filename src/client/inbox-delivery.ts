@@ -1,7 +1,7 @@
 import { MsgOp } from '../messaging/messaging.ops.js';
 import { InboxTracker } from './inbox-tracker.js';
 import type { LastSeqStore } from './last-seq.store.js';
-import { LastSeqWriter } from './last-seq.writer.js';
+import { LatestValueWriter } from './latest-value.writer.js';
 import { ClientErrorCode, LonglinkClientError } from './longlink-client.error.js';
 import type { ProtocolLink } from './protocol-link.js';
 import { type InboxMessage, parseInboxMessage, parseSyncReply } from './server-bodies.js';
@@ -37,7 +37,7 @@ const defer: (fn: () => void) => void =
  */
 export class InboxDelivery {
   private readonly tracker: InboxTracker;
-  private readonly writer: LastSeqWriter;
+  private readonly writer: LatestValueWriter<number>;
   private readonly queue: InboxMessage[] = [];
   /** Pushes that came while nobody listened, not taken yet (bounded by the server's window). */
   private parked: unknown[] = [];
@@ -53,7 +53,10 @@ export class InboxDelivery {
     private readonly host: InboxDeliveryHost,
   ) {
     this.tracker = new InboxTracker(options.dedupeWindow);
-    this.writer = new LastSeqWriter(options.store, (error) => host.report(error));
+    this.writer = new LatestValueWriter<number>(
+      (seq) => options.store.save(seq),
+      (error) => host.report(error),
+    );
   }
 
   /** The highest seq processed without a gap (what the store holds). */
@@ -136,10 +139,16 @@ export class InboxDelivery {
     this.scheduleAck();
   }
 
-  /** Sends the PUSH_ACK due now, if any, on `link` (close() uses it before ending). */
+  /** Sends the PUSH_ACK due now, if any, on `link` (paced like every frame). */
   flushAck(link: ProtocolLink): void {
     const ack = this.tracker.takeAck();
     if (ack !== undefined) link.notify(MsgOp.PUSH_ACK, ack);
+  }
+
+  /** The PUSH_ACK due now, written past the pacer: close() ends the link right after. */
+  flushFinalAck(link: ProtocolLink): void {
+    const ack = this.tracker.takeAck();
+    if (ack !== undefined) link.notifyNow(MsgOp.PUSH_ACK, ack);
   }
 
   scheduleAck(): void {

@@ -11,6 +11,7 @@ import {
 import { HeartbeatTimer } from './heartbeat.timer.js';
 import { InboxDelivery } from './inbox-delivery.js';
 import { ClientErrorCode, LonglinkClientError } from './longlink-client.error.js';
+import { Outbox } from './outbox.js';
 import { opName } from './pending-requests.js';
 import { ProtocolLink } from './protocol-link.js';
 import { randomClientMsgId } from './random-id.js';
@@ -21,7 +22,6 @@ import {
   type SendAck,
   type SessionInfo,
   parseReconnectAdvice,
-  parseSendAck,
   parseSessionInfo,
 } from './server-bodies.js';
 import { type Listener, TypedEmitter } from './typed-emitter.js';
@@ -37,9 +37,14 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
-export interface SendOptions extends RequestOptions {
+export interface SendOptions {
   /** Your id for this message, unique per sender: makes resending it (even later) safe. */
   clientMsgId?: string;
+  /**
+   * Fail for good (`timeout`) if not acknowledged within this long, counted from the call.
+   * Default: no limit; the message waits through outages until acknowledged or refused.
+   */
+  timeoutMs?: number;
 }
 
 /** LOGIN refusals worth retrying on reconnect: the server was busy, it did not say no. */
@@ -61,6 +66,7 @@ const MAX_ADVISED_DELAY_MS = 10 * 60_000;
 export class LonglinkClientBase extends TypedEmitter<ClientEvents> {
   private readonly options: ResolvedClientOptions;
   private readonly inbox: InboxDelivery;
+  private readonly outbox: Outbox;
   private readonly heartbeat = new HeartbeatTimer();
   private readonly backoff: ReconnectBackoff | null;
   private currentState: ClientState = 'idle';
@@ -90,6 +96,12 @@ export class LonglinkClientBase extends TypedEmitter<ClientEvents> {
         drop: (link, reason) => this.drop(link, reason),
       },
     );
+    this.outbox = new Outbox(this.options.outbox, {
+      readyLink: () => (this.currentState === 'ready' && this.link?.isOpen ? this.link : null),
+      maxFrameBytes: () => this.sessionInfo?.limits?.maxFrameBytes,
+      emit: (event) => this.fire('outbox', event),
+      report: (error) => this.report(error),
+    });
     this.backoff = this.options.reconnect && new ReconnectBackoff(this.options.reconnect);
   }
 
@@ -114,6 +126,11 @@ export class LonglinkClientBase extends TypedEmitter<ClientEvents> {
     return this.inbox.held;
   }
 
+  /** Messages in the outbox: sent or waiting, not acknowledged yet. */
+  get pendingMessages(): number {
+    return this.outbox.size;
+  }
+
   /**
    * Connects, logs in and syncs. Rejects (no retry) when the server cannot be reached
    * (`cannot-connect`) or refuses the login (its code, e.g. `invalid-token`); reconnecting
@@ -126,18 +143,28 @@ export class LonglinkClientBase extends TypedEmitter<ClientEvents> {
     this.setState('connecting');
     try {
       await this.inbox.start();
+      await this.outbox.start();
       return await this.establish();
     } catch (error) {
       // (state, not currentState: TS would keep the narrowing from the check above.)
-      if (this.state === 'connecting') this.setState('closed');
+      if (this.state === 'connecting') {
+        this.setState('closed');
+        const code = error instanceof LonglinkClientError ? error.code : String(error);
+        const failure = new LonglinkClientError(
+          ClientErrorCode.Closed,
+          `the client is closed (connect() failed: ${code})`,
+        );
+        this.outbox.failAll(failure, true);
+      }
       throw error;
     }
   }
 
   /**
-   * Sends a message; resolves with its msgId once the server has stored it. A connection lost
-   * before the acknowledgement is survived: the SEND is repeated, with the same clientMsgId, after
-   * the reconnect (the server stores it once). Rejects with the server's code or `timeout`.
+   * Sends a message through the outbox; resolves with its msgId once the server has stored it,
+   * however many reconnects that takes: while not connected it waits, in order, and a SEND whose
+   * reply was cut off goes again with the same clientMsgId (the server stores it once). Rejects
+   * only when it failed for good (the 'outbox' event's `failed`, docs/CLIENT.md).
    */
   async send(to: string, content: unknown, options: SendOptions = {}): Promise<string> {
     return (await this.sendWithAck(to, content, options)).msgId;
@@ -148,18 +175,11 @@ export class LonglinkClientBase extends TypedEmitter<ClientEvents> {
    * (what the recipient's acknowledgement cursor is compared with) and the server's timestamp.
    */
   async sendWithAck(to: string, content: unknown, options: SendOptions = {}): Promise<SendAck> {
+    const refusal = this.readiness();
+    if (refusal instanceof LonglinkClientError) throw refusal;
     const clientMsgId = options.clientMsgId ?? randomClientMsgId();
-    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const link = await this.whenReady(deadline);
-      try {
-        const body = { to, clientMsgId, content };
-        return parseSendAck(await link.request(MsgOp.SEND, body, deadline - Date.now()));
-      } catch (error) {
-        if (!isCode(error, ClientErrorCode.Disconnected)) throw timeoutOf(error, 'SEND', timeoutMs);
-      }
-    }
+    const entry = { clientMsgId, to, content, queuedAt: Date.now() };
+    return this.outbox.enqueue(entry, options.timeoutMs);
   }
 
   /** An application request (op ≥ 1000): resolves with the reply body, rejects on ERROR. */
@@ -226,12 +246,15 @@ export class LonglinkClientBase extends TypedEmitter<ClientEvents> {
    * reconnecting. A message listener still running is not waited for: its message comes again.
    */
   async close(): Promise<void> {
-    if (this.currentState === 'idle' || this.currentState === 'closed') return this.inbox.idle();
+    if (this.currentState === 'idle' || this.currentState === 'closed') {
+      await Promise.all([this.inbox.idle(), this.outbox.idle()]);
+      return;
+    }
     const link = this.link;
     this.link = null;
-    if (link !== null && this.currentState === 'ready') this.inbox.flushAck(link);
+    if (link !== null && this.currentState === 'ready') this.inbox.flushFinalAck(link);
     this.finish({ reason: 'closed', message: 'close() was called' });
-    await Promise.all([link?.end(), this.inbox.idle()]);
+    await Promise.all([link?.end(), this.inbox.idle(), this.outbox.idle()]);
   }
 
   /** One connection attempt: open, LOGIN, heartbeat, SYNC. Cleans up after itself on failure. */
@@ -268,6 +291,8 @@ export class LonglinkClientBase extends TypedEmitter<ClientEvents> {
       const session = parseSessionInfo(await link.request(Op.LOGIN, login, timeout));
       this.assertActive();
       this.sessionInfo = session;
+      // From here on every frame is paced to what the server announced.
+      link.setLimits(session.limits);
       this.heartbeat.start(link, session, () => this.drop(link, 'heartbeat timeout'));
       // Resume exactly after what we hold; a fresh client lets the server resume after its acks.
       if (this.inbox.resumeSeq !== undefined) await this.inbox.syncOn(link);
@@ -356,6 +381,7 @@ export class LonglinkClientBase extends TypedEmitter<ClientEvents> {
     this.reconnectTimer = undefined;
     this.inbox.stop();
     this.setState('closed');
+    this.outbox.failAll(outboxFailure(event), OUTBOX_KEPT_ON.has(event.reason));
     this.fire('close', event);
   }
 
@@ -433,6 +459,7 @@ export class LonglinkClientBase extends TypedEmitter<ClientEvents> {
   private setState(state: ClientState): void {
     this.currentState = state;
     for (const check of [...this.stateWatchers]) check();
+    if (state === 'ready') this.outbox.pump();
   }
 
   private fire<K extends keyof ClientEvents>(event: K, ...args: ClientEvents[K]): void {
@@ -456,6 +483,23 @@ export class LonglinkClientBase extends TypedEmitter<ClientEvents> {
       }
     }
   }
+}
+
+/**
+ * Why the client stopped, as the failure of the messages still in the outbox. A stop that says
+ * nothing about the messages (close(), a lost link with reconnect off) leaves them in the
+ * OutboxStore for a later client; a session taken or refused (relogin, access-denied, …) does not.
+ */
+const OUTBOX_KEPT_ON: ReadonlySet<string> = new Set(['closed', 'disconnected']);
+
+function outboxFailure(event: CloseEvent): LonglinkClientError {
+  if (event.reason === 'closed') {
+    return new LonglinkClientError(ClientErrorCode.Closed, 'close() was called');
+  }
+  if (event.reason === 'disconnected') {
+    return new LonglinkClientError(ClientErrorCode.Disconnected, event.message);
+  }
+  return new LonglinkClientError(event.reason, event.message, true);
 }
 
 /** A request's timeout, restated with the caller's whole budget rather than what was left of it. */

@@ -21,6 +21,13 @@ export const ClientErrorCode = {
   Closed: 'closed',
   /** The server sent something this client cannot read: a bad frame or an unexpected body. */
   BadReply: 'bad-reply',
+  /**
+   * The request's frame would exceed the server's announced `maxFrameBytes` (which would close
+   * the connection): not sent.
+   */
+  MessageTooLarge: 'message-too-large',
+  /** send() with `outbox.maxMessages` messages already waiting for their acknowledgement. */
+  OutboxFull: 'outbox-full',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 

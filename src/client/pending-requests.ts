@@ -6,7 +6,7 @@ interface Pending {
   readonly op: number;
   readonly resolve: (body: unknown) => void;
   readonly reject: (error: LonglinkClientError) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
+  readonly timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 const MAX_SEQ = 0xffff_ffff;
@@ -34,26 +34,30 @@ export class PendingRequests {
   /**
    * Tracks `seq`. `onAnswer` runs synchronously when the reply is decoded, before frames that
    * follow it in the stream (a SYNC needs that); the promise settles a microtask later.
+   * `timeoutMs` undefined: no timer; it settles by its answer or the connection's end.
    */
   add(
     seq: number,
     op: number,
-    timeoutMs: number,
+    timeoutMs: number | undefined,
     onAnswer?: (body: unknown) => void,
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          this.pending.delete(seq);
-          reject(
-            new LonglinkClientError(
-              ClientErrorCode.Timeout,
-              `no answer to ${opName(op)} within ${timeoutMs} ms`,
-            ),
-          );
-        },
-        Math.max(1, timeoutMs),
-      );
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(
+              () => {
+                this.pending.delete(seq);
+                reject(
+                  new LonglinkClientError(
+                    ClientErrorCode.Timeout,
+                    `no answer to ${opName(op)} within ${timeoutMs} ms`,
+                  ),
+                );
+              },
+              Math.max(1, timeoutMs),
+            );
       const answered = (body: unknown) => {
         try {
           onAnswer?.(body);

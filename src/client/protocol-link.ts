@@ -1,9 +1,12 @@
 import { FrameDecoder, FrameError, FrameSink, encodeJsonFrame } from '../transport/frame.codec.js';
+import { ErrorCode } from '../transport/error-codes.js';
 import { Op, REPLY_FLAG } from '../transport/op-codes.js';
 import type { ByteTransport, TransportFactory } from './byte-transport.js';
+import { FramePacer, paceBudget } from './frame-pacer.js';
 import { ClientErrorCode, LonglinkClientError } from './longlink-client.error.js';
-import { PendingRequests } from './pending-requests.js';
-import { type CodeBody, parseCodeBody } from './server-bodies.js';
+import { PendingRequests, opName } from './pending-requests.js';
+import { RateLimitRetry } from './rate-limit-retry.js';
+import { type CodeBody, type ServerLimits, parseCodeBody } from './server-bodies.js';
 
 /** What a link reports to the session above it. */
 export interface ProtocolLinkEvents {
@@ -20,11 +23,16 @@ export interface ProtocolLinkEvents {
 /**
  * One connection's frames (docs/PROTOCOL.md §2–3): encodes requests with their own seq, decodes
  * the stream with the server's codec, matches replies and ERRORs by seq, hands pushes up.
+ * Every frame leaves through a FramePacer held to the limits of the LOGIN reply, and a frame the
+ * server refused (ERROR rate-limited) goes again after retryAfterMs, a bounded number of times.
  * It knows nothing of login, inboxes or reconnecting; LonglinkClient makes a new one per connect.
  */
 export class ProtocolLink implements FrameSink {
   private readonly decoder: FrameDecoder;
   private readonly pending = new PendingRequests();
+  private readonly pacer = new FramePacer<Buffer>((frame) => this.transport?.write(frame));
+  private readonly retries = new RateLimitRetry();
+  private limits: ServerLimits | undefined;
   private transport: ByteTransport | undefined;
   private sending = true;
   private ended = false;
@@ -56,11 +64,25 @@ export class ProtocolLink implements FrameSink {
     return this.sending && !this.ended;
   }
 
-  /** Sends a request; resolves with the reply body (undefined when empty), rejects on ERROR. */
+  /** Frames waiting in the pacer. */
+  get waiting(): number {
+    return this.pacer.waiting;
+  }
+
+  /** The LOGIN reply's limits: pacing starts (none from an older server: no pacing). */
+  setLimits(limits: ServerLimits | undefined): void {
+    this.limits = limits;
+    this.pacer.setBudget(paceBudget(limits));
+  }
+
+  /**
+   * Sends a request; resolves with the reply body (undefined when empty), rejects on ERROR.
+   * `timeoutMs` undefined: no deadline (the heartbeat still catches a dead link).
+   */
   request(
     op: number,
     body: unknown,
-    timeoutMs: number,
+    timeoutMs: number | undefined,
     onAnswer?: (body: unknown) => void,
   ): Promise<unknown> {
     if (!this.isOpen || this.transport === undefined) {
@@ -69,21 +91,51 @@ export class ProtocolLink implements FrameSink {
       );
     }
     const seq = this.pending.nextSeq();
+    const frame = encodeJsonFrame(op, seq, body);
+    const tooLarge = this.oversize(op, frame.length);
+    if (tooLarge) return Promise.reject(tooLarge);
     const answer = this.pending.add(seq, op, timeoutMs, onAnswer);
-    this.transport.write(encodeJsonFrame(op, seq, body));
-    return answer;
+    this.retries.trackRequest(seq, frame);
+    this.pacer.send(frame);
+    return answer.finally(() => this.retries.forget(seq));
   }
 
   /** Sends a request that has no reply (PUSH_ACK); a refusal comes back as a stray ERROR. */
   notify(op: number, body: unknown): void {
     if (!this.isOpen || this.transport === undefined) return;
+    const seq = this.pending.nextSeq();
+    const frame = encodeJsonFrame(op, seq, body);
+    this.retries.trackNotify(seq, frame);
+    this.pacer.send(frame);
+  }
+
+  /**
+   * A PUSH_ACK written at once, past the pacer: the last frame before end(), which drops what
+   * still waits; one frame over the pace at worst, and a refusal only means a redelivery.
+   */
+  notifyNow(op: number, body: unknown): void {
+    if (!this.isOpen || this.transport === undefined) return;
     this.transport.write(encodeJsonFrame(op, this.pending.nextSeq(), body));
   }
 
-  /** Ends gracefully (queued frames still leave); resolves once the transport is closed. */
+  /** The error for a frame the server would refuse for its size (and close the connection). */
+  private oversize(op: number, bytes: number): LonglinkClientError | undefined {
+    const max = this.limits?.maxFrameBytes;
+    if (max === undefined || bytes <= max) return undefined;
+    return new LonglinkClientError(
+      ClientErrorCode.MessageTooLarge,
+      `${opName(op)} would be a ${bytes}-byte frame; the server accepts at most ${max} bytes`,
+    );
+  }
+
+  /**
+   * Ends gracefully: what the transport has queued still leaves, frames the pacer holds do not
+   * (their requests fail with `disconnected`). Resolves once the transport is closed.
+   */
   end(): Promise<void> {
     if (this.ended) return Promise.resolve();
     this.sending = false;
+    this.pacer.stop();
     const done = new Promise<void>((resolve) => this.endedWaiters.push(resolve));
     this.transport?.end();
     return done;
@@ -91,6 +143,7 @@ export class ProtocolLink implements FrameSink {
 
   destroy(): void {
     this.sending = false;
+    this.pacer.stop();
     this.transport?.destroy();
   }
 
@@ -107,13 +160,17 @@ export class ProtocolLink implements FrameSink {
     if ((op & REPLY_FLAG) !== 0) {
       this.pending.resolve(seq, body);
     } else if (op === Op.ERROR) {
-      const { code, message } = parseCodeBody(body);
+      const { code, message, retryAfterMs } = parseCodeBody(body);
+      if (code === ErrorCode.RateLimited && seq !== 0 && this.retryRefused(seq, retryAfterMs)) {
+        return;
+      }
       const error = new LonglinkClientError(code, message, true);
       if (seq === 0 || !this.pending.reject(seq, error)) this.events.onStrayError(error);
     } else if (op === Op.KICK) {
       const kick = parseCodeBody(body);
       // §4.4: stop sending; the server drops every answer still in flight.
       this.sending = false;
+      this.pacer.stop();
       this.pending.rejectAll(
         new LonglinkClientError(
           ClientErrorCode.Disconnected,
@@ -136,10 +193,25 @@ export class ProtocolLink implements FrameSink {
     this.destroy();
   }
 
+  /**
+   * ERROR rate-limited: the server's window is full, so nothing more goes out until it ends
+   * (retryAfterMs, plus a margin), then the refused frame goes again, ahead of the frames queued
+   * after it. False when the refusal stands (retries used up, or a frame not ours).
+   */
+  private retryRefused(seq: number, retryAfterMs: number | undefined): boolean {
+    if (!this.isOpen) return false;
+    const retry = this.retries.onRefused(seq, retryAfterMs, this.limits?.intervalMs);
+    if (retry === undefined) return false;
+    this.pacer.pause(retry.delayMs);
+    this.pacer.resend(retry.frame);
+    return true;
+  }
+
   private closed(error?: Error): void {
     if (this.ended) return;
     this.ended = true;
     this.sending = false;
+    this.pacer.stop();
     this.pending.rejectAll(
       new LonglinkClientError(ClientErrorCode.Disconnected, 'the connection closed'),
     );

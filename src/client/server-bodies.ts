@@ -1,11 +1,32 @@
 import { ClientErrorCode, LonglinkClientError } from './longlink-client.error.js';
 
+/**
+ * The LOGIN reply's `limits` (docs/PROTOCOL.md §4.1): what the server refuses past, so the client
+ * paces itself instead of being refused. Fields may be added; older servers send none.
+ */
+export interface ServerLimits {
+  /** Frames a connection may send per window; more get ERROR rate-limited. */
+  maxPackets: number;
+  /** The window of maxPackets and kickPackets (ms). */
+  intervalMs: number;
+  /** Frames per window past which the server kicks the connection. */
+  kickPackets?: number;
+  /** The largest frame the client may send, header included (bytes). */
+  maxFrameBytes?: number;
+  /** Bytes per window before the server stops reading the connection for a while. */
+  maxBytes?: number;
+  /** Un-acknowledged MSG pushes the server keeps in flight to this connection. */
+  pushWindow?: number;
+}
+
 /** The LOGIN reply (docs/PROTOCOL.md §4.1): who the server says we are, and its heartbeat. */
 export interface SessionInfo {
   uid: string;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   serverTimeMs: number;
+  /** Absent from servers that announce none: the client does not pace then. */
+  limits?: ServerLimits;
 }
 
 /** A MSG push (§4.6): one message of the user's inbox, numbered by its inbox seq. */
@@ -38,6 +59,8 @@ export interface ReconnectAdvice {
 export interface CodeBody {
   code: string;
   message: string;
+  /** ERROR rate-limited: ms left in the server's window, after which it serves again. */
+  retryAfterMs?: number;
 }
 
 // Checked, not cast: a server of another version must fail loudly here, not deep in the app.
@@ -72,12 +95,37 @@ function badReply(message: string): LonglinkClientError {
 export function parseSessionInfo(body: unknown): SessionInfo {
   const w = 'LOGIN reply';
   const f = fields(body, w);
-  return {
+  const session: SessionInfo = {
     uid: str(f, 'uid', w),
     heartbeatIntervalMs: num(f, 'heartbeatIntervalMs', w),
     heartbeatTimeoutMs: num(f, 'heartbeatTimeoutMs', w),
     serverTimeMs: num(f, 'serverTimeMs', w),
   };
+  const limits = parseLimits(f.limits);
+  if (limits !== undefined) session.limits = limits;
+  return session;
+}
+
+/**
+ * `limits`, leniently: pacing is an optimisation, so a server without them (or with fields this
+ * client does not know) still logs in; without a usable maxPackets/intervalMs there is no pacing.
+ */
+function parseLimits(body: unknown): ServerLimits | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const f = body as Fields;
+  const positive = (key: string): number | undefined => {
+    const value = f[key];
+    return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
+  };
+  const maxPackets = positive('maxPackets');
+  const intervalMs = positive('intervalMs');
+  if (maxPackets === undefined || intervalMs === undefined) return undefined;
+  const limits: ServerLimits = { maxPackets, intervalMs };
+  for (const key of ['kickPackets', 'maxFrameBytes', 'maxBytes', 'pushWindow'] as const) {
+    const value = positive(key);
+    if (value !== undefined) limits[key] = value;
+  }
+  return limits;
 }
 
 export function parseInboxMessage(body: unknown): InboxMessage {
@@ -111,10 +159,14 @@ export function parseSyncReply(body: unknown): number {
 /** ERROR and KICK bodies; lenient, since an unreadable error is still an error. */
 export function parseCodeBody(body: unknown): CodeBody {
   const f = typeof body === 'object' && body !== null ? (body as Fields) : {};
-  return {
+  const parsed: CodeBody = {
     code: typeof f.code === 'string' ? f.code : 'unknown-error',
     message: typeof f.message === 'string' ? f.message : '',
   };
+  if (typeof f.retryAfterMs === 'number' && f.retryAfterMs >= 0) {
+    parsed.retryAfterMs = f.retryAfterMs;
+  }
+  return parsed;
 }
 
 /**
