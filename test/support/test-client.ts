@@ -5,32 +5,24 @@ import {
   encodeFrame,
   encodeJsonFrame,
 } from '../../src/transport/frame.codec';
-import { Op, REPLY_FLAG } from '../../src/transport/ops';
+import { FrameClient, ReceivedFrame } from './frame-client';
 
-export interface ReceivedFrame {
-  op: number;
-  seq: number;
-  body: any;
-  raw: Buffer;
-}
+export type { ReceivedFrame };
 
 /**
  * A bare protocol client for end-to-end specs: written against docs/PROTOCOL.md,
  * it sends raw frames and records everything it receives.
  */
-export class TestClient {
-  readonly frames: ReceivedFrame[] = [];
+export class TestClient extends FrameClient {
   readonly closed: Promise<void>;
   isClosed = false;
-  private nextSeq = 1;
-  private waiters: { match: (f: ReceivedFrame) => boolean; resolve: (f: ReceivedFrame) => void }[] =
-    [];
   private readonly decoder: FrameDecoder;
 
   private constructor(readonly socket: Socket) {
+    super();
     this.decoder = new FrameDecoder(
       {
-        onFrame: (op, seq, body) => this.receive(op, seq, Buffer.from(body)),
+        onFrame: (op, seq, body) => this.record(op, seq, Buffer.from(body)),
         onFrameError: (err: FrameError) => {
           throw err;
         },
@@ -56,49 +48,12 @@ export class TestClient {
     });
   }
 
-  /** Sends a frame with a JSON body; returns its seq. */
-  send(op: number, body?: unknown, seq = this.nextSeq++): number {
-    this.socket.write(encodeJsonFrame(op, seq, body));
-    return seq;
+  protected write(frame: Buffer): void {
+    this.socket.write(frame);
   }
 
   sendRaw(bytes: Buffer | string): void {
     this.socket.write(bytes);
-  }
-
-  /** Sends a request and resolves with its reply or ERROR (same seq). */
-  request(op: number, body?: unknown, timeoutMs = 3000): Promise<ReceivedFrame> {
-    const seq = this.send(op, body);
-    return this.waitFor(
-      (f) => f.seq === seq && (f.op === (op | REPLY_FLAG) >>> 0 || f.op === Op.ERROR),
-      timeoutMs,
-    );
-  }
-
-  login(token: string): Promise<ReceivedFrame> {
-    return this.request(Op.LOGIN, { token });
-  }
-
-  waitFor(match: (f: ReceivedFrame) => boolean, timeoutMs = 3000): Promise<ReceivedFrame> {
-    const seen = this.frames.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no matching frame within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.waiters.push({
-        match,
-        resolve: (f) => {
-          clearTimeout(timer);
-          resolve(f);
-        },
-      });
-    });
-  }
-
-  waitForOp(op: number, timeoutMs = 3000): Promise<ReceivedFrame> {
-    return this.waitFor((f) => f.op === op, timeoutMs);
   }
 
   /** Resolves when the server closes the connection; rejects after timeoutMs. */
@@ -113,17 +68,6 @@ export class TestClient {
 
   close(): void {
     this.socket.destroy();
-  }
-
-  private receive(op: number, seq: number, raw: Buffer): void {
-    const body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
-    const frame = { op, seq, body, raw };
-    this.frames.push(frame);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.match(frame)) return true;
-      w.resolve(frame);
-      return false;
-    });
   }
 }
 

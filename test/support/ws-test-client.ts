@@ -1,7 +1,5 @@
 import { ClientOptions, WebSocket } from 'ws';
-import { encodeJsonFrame } from '../../src/transport/frame.codec';
-import { Op, REPLY_FLAG } from '../../src/transport/ops';
-import { ReceivedFrame } from './test-client';
+import { FrameClient } from './frame-client';
 
 /** How the server closed a WebSocket: the close frame's code and reason (1006: no close frame). */
 export interface WsClosed {
@@ -13,17 +11,14 @@ export interface WsClosed {
  * A bare WebSocket protocol client for end-to-end specs (docs/PROTOCOL.md,
  * WebSocket): one frame per binary message each way; records every frame.
  */
-export class WsTestClient {
-  readonly frames: ReceivedFrame[] = [];
+export class WsTestClient extends FrameClient {
   /** Messages received that were not exactly one frame (the server must never send one). */
   readonly badMessages: Buffer[] = [];
   readonly closed: Promise<WsClosed>;
   isClosed = false;
-  private nextSeq = 1;
-  private waiters: { match: (f: ReceivedFrame) => boolean; resolve: (f: ReceivedFrame) => void }[] =
-    [];
 
   private constructor(readonly ws: WebSocket) {
+    super();
     ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
     ws.on('error', () => undefined);
     this.closed = new Promise((resolve) =>
@@ -64,49 +59,14 @@ export class WsTestClient {
     throw new Error(`upgrade of ${url} was accepted`);
   }
 
-  /** Sends a frame with a JSON body as one binary message; returns its seq. */
-  send(op: number, body?: unknown, seq = this.nextSeq++): number {
-    this.ws.send(encodeJsonFrame(op, seq, body), { binary: true });
-    return seq;
+  /** Each frame is one binary message. */
+  protected write(frame: Buffer): void {
+    this.ws.send(frame, { binary: true });
   }
 
   /** One message with these exact bytes (binary unless a string). */
   sendRaw(bytes: Buffer | string): void {
     this.ws.send(bytes, { binary: typeof bytes !== 'string' });
-  }
-
-  request(op: number, body?: unknown, timeoutMs = 3000): Promise<ReceivedFrame> {
-    const seq = this.send(op, body);
-    return this.waitFor(
-      (f) => f.seq === seq && (f.op === (op | REPLY_FLAG) >>> 0 || f.op === Op.ERROR),
-      timeoutMs,
-    );
-  }
-
-  login(token: string): Promise<ReceivedFrame> {
-    return this.request(Op.LOGIN, { token });
-  }
-
-  waitFor(match: (f: ReceivedFrame) => boolean, timeoutMs = 3000): Promise<ReceivedFrame> {
-    const seen = this.frames.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no matching frame within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.waiters.push({
-        match,
-        resolve: (f) => {
-          clearTimeout(timer);
-          resolve(f);
-        },
-      });
-    });
-  }
-
-  waitForOp(op: number, timeoutMs = 3000): Promise<ReceivedFrame> {
-    return this.waitFor((f) => f.op === op, timeoutMs);
   }
 
   /** Resolves with the close code and reason; rejects after timeoutMs. */
@@ -128,19 +88,7 @@ export class WsTestClient {
       this.badMessages.push(data);
       return;
     }
-    const raw = Buffer.from(data.subarray(16));
-    const frame = {
-      op: data.readUInt32BE(8),
-      seq: data.readUInt32BE(12),
-      body: raw.length ? JSON.parse(raw.toString('utf8')) : undefined,
-      raw,
-    };
-    this.frames.push(frame);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.match(frame)) return true;
-      w.resolve(frame);
-      return false;
-    });
+    this.record(data.readUInt32BE(8), data.readUInt32BE(12), Buffer.from(data.subarray(16)));
   }
 }
 
