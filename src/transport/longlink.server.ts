@@ -334,11 +334,6 @@ export class LonglinkServer
     return this.closing !== null;
   }
 
-  /** True once the app is initialized (markReady): other listeners wait for it too. */
-  get isReady(): boolean {
-    return this.ready;
-  }
-
   /** True between listen() and close(): other listeners refuse new connections otherwise. */
   get isAccepting(): boolean {
     return this.netServer !== null && this.ready;

@@ -1,7 +1,7 @@
 /** Distinct keys kept per counter: a client choosing random ops must not grow the maps. */
 const MAX_KEYS = 512;
 /** Where counts go once a map is full (metrics label it as unknown). */
-export const OTHER_KEY = -1;
+const OTHER_KEY = -1;
 
 /**
  * Plain counters the transport keeps as it works: frames by op in and out,
