@@ -7,12 +7,14 @@
 import { Attack, AttackContext, tokenMinter } from './attacks/context';
 import { connectionFlood } from './attacks/connection-flood';
 import { costlyBeforeLogin, costlyLoggedIn } from './attacks/costly-bodies';
+import { madeUpRecipients } from './attacks/made-up-recipients';
 import { failedLogins } from './attacks/failed-logins';
 import { forgedTokens } from './attacks/forged-tokens';
 import { fuzz } from './attacks/fuzz';
 import { neverReads } from './attacks/never-reads';
 import { oversizedFrames } from './attacks/oversized-frames';
 import { pduFlood } from './attacks/pdu-flood';
+import { proxiedGuesser } from './attacks/proxied-guesser';
 import { slowloris } from './attacks/slowloris';
 import { spoofedSender } from './attacks/spoofed-sender';
 import {
@@ -37,6 +39,8 @@ const ATTACKS: Record<PhaseName, Attack | null> = {
   fuzz,
   'costly-before-login': costlyBeforeLogin,
   'costly-logged-in': costlyLoggedIn,
+  'proxied-guesser': proxiedGuesser,
+  'made-up-recipients': madeUpRecipients,
   'baseline-after': null,
 };
 

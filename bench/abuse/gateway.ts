@@ -6,16 +6,29 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.loader';
 import { sleep } from '../../test/support/wait';
 import { freePort, launchServer, stopServer, waitForPort } from '../support/process';
-import { GatewayLimits } from './phases';
+import { GatewayLimits, trustedProxyAddresses } from './phases';
 
 export const ROOT = join(__dirname, '..', '..');
 export const MAIN = join(ROOT, 'dist', 'main.js');
 
-/** The only keys changed from config/default.yaml: every abuse limit stays as shipped. */
-const CONFIG = `# Written by bench/abuse/abuse.ts. Only the store and the log level differ from
-# config/default.yaml: every abuse limit is the shipped default, which is what is measured.
+/**
+ * The keys changed from config/default.yaml: every shipped limit stays as it is;
+ * added is a per-user SEND bucket (off by default), as docs/SECURITY.md recommends
+ * turning on, at a rate above the bystanders' (--rate / --pairs SENDs/s each);
+ * and the PROXY protocol (auto), believed only from the proxied-guesser phase's
+ * balancer: every other peer is an ordinary client, checked as without it.
+ */
+const CONFIG = `# Written by bench/abuse/abuse.ts. Only the store, the log level and one per-user
+# limit differ from config/default.yaml: every shipped abuse limit is what is measured.
+# PROXY headers are optional, and believed only from the proxied-guesser phase's balancer.
+server:
+  proxyProtocol: auto
+  trustedProxies: [${trustedProxyAddresses().join(', ')}]
 messaging:
   store: memory
+limits:
+  rules:
+    - { name: send-per-user, per: user, ops: [SEND], ratePerSecond: 100, burst: 200 }
 log:
   level: warn
 `;
@@ -116,7 +129,8 @@ export async function startGateway(nodeFlags: string[] = []): Promise<Gateway> {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const { server, auth, heartbeat, rateLimit, messaging } = config;
+  const { server, auth, heartbeat, rateLimit, messaging, limits } = config;
+  const sendPerUser = limits.rules.find((r) => r.name === 'send-per-user') ?? null;
   return {
     child,
     pid: child.pid!,
@@ -140,6 +154,10 @@ export async function startGateway(nodeFlags: string[] = []): Promise<Gateway> {
       kickPackets: rateLimit.kickPackets,
       pushWindow: messaging.pushWindow,
       ackTimeoutMs: messaging.ackTimeoutMs,
+      sendPerUser: sendPerUser && {
+        ratePerSecond: sendPerUser.ratePerSecond,
+        burst: sendPerUser.burst,
+      },
     },
     rss: () => {
       try {

@@ -9,8 +9,9 @@ export const USAGE = `usage: npm run abuse -- [options]
                         ${PHASES.join(', ')}
                         (baseline is always run first)
   --rate N              bystander SENDs per second, over all pairs (default 300)
-  --pairs P             bystander sender→recipient pairs (default 2); each connection must stay
-                        under the gateway's rateLimit.maxPackets (200 frames/s)
+  --pairs P             bystander sender→recipient pairs (default 4); each connection must stay
+                        under the gateway's rateLimit.maxPackets (200 frames/s), and each sender
+                        under the abuse config's send-per-user bucket (100 SENDs/s)
   --heartbeat-gap-ms N  pause between the bystander's heartbeat round trips (default 10)
   --allowance-ms X      absolute allowance added to 1.2 × baseline p99, for timer noise (default 1)
   --slow-connections N  never-login connections of the slowloris phase (default 3000)
@@ -104,7 +105,7 @@ export function parseOptions(argv: string[]): AbuseOptions | 'help' {
     if (unknown.length > 0) throw new UsageError(`unknown phase(s): ${unknown.join(', ')}`);
     phases = PHASES.filter((p) => p === 'baseline' || asked.includes(p));
   }
-  const pairs = numberOf('pairs', values.pairs, 2, 1);
+  const pairs = numberOf('pairs', values.pairs, 4, 1);
   const rate = numberOf('rate', values.rate, 300, 1);
   return {
     seconds: numberOf('seconds', values.seconds, 10, 1),

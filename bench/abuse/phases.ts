@@ -16,6 +16,8 @@ export const PHASES = [
   'fuzz',
   'costly-before-login',
   'costly-logged-in',
+  'proxied-guesser',
+  'made-up-recipients',
   'baseline-after',
 ] as const;
 export type PhaseName = (typeof PHASES)[number];
@@ -44,6 +46,10 @@ export const PHASE_DESCRIPTIONS: Record<PhaseName, string> = {
     'one host, 60 connections that never log in, sending the costliest bodies that fit (HEARTBEATs, parsed; SENDs, not) just under the frame rate',
   'costly-logged-in':
     'one logged-in client within every limit: SENDs of maxJsonItems keys, SYNC {lastSeq: 0} on an unacknowledged inbox, PUSH_ACKs of 1,024 seqs',
+  'proxied-guesser':
+    'token guessing behind a load balancer: PROXY v1/v2 headers from the trusted balancer name two guessers and four honest clients of the same balancer',
+  'made-up-recipients':
+    'one account spraying SENDs at made-up users within every per-connection and per-IP limit, reconnecting from 8 addresses for fresh per-connection budgets',
   'baseline-after': 'no attack: did the gateway recover (compared with the first baseline)',
 };
 
@@ -70,8 +76,18 @@ export const ADDRESS_BLOCK: Record<PhaseName, number> = {
   fuzz: 19,
   'costly-before-login': 20,
   'costly-logged-in': 21,
+  'proxied-guesser': 30,
+  'made-up-recipients': 22,
   'baseline-after': 0,
 };
+
+/**
+ * The proxied-guesser phase's load balancer: host 1 of the phase's block in each attempt
+ * (`--noisy-retries` allows 3). The gateway trusts exactly these (server.trustedProxies).
+ */
+export function trustedProxyAddresses(): string[] {
+  return [0, 1, 2].map((a) => `127.0.${ADDRESS_BLOCK['proxied-guesser'] + 100 * a}.1`);
+}
 
 /** The gateway limits the attacks are shaped by (the shipped defaults in a normal run). */
 export interface GatewayLimits {
@@ -92,6 +108,8 @@ export interface GatewayLimits {
   kickPackets: number;
   pushWindow: number;
   ackTimeoutMs: number;
+  /** The abuse config's per-user SEND bucket (limits.rules send-per-user), if any. */
+  sendPerUser: { ratePerSecond: number; burst: number } | null;
 }
 
 /**

@@ -53,6 +53,9 @@ describe('loadConfig', () => {
         helperThreadPriority: 'auto',
         reconnectAfterMs: 1000,
         reconnectJitterMs: 5000,
+        proxyProtocol: 'off',
+        trustedProxies: [],
+        proxyHeaderTimeoutMs: 5000,
         tls: { certFile: null, keyFile: null },
       });
       expect(config.heartbeat).toEqual({
@@ -82,6 +85,16 @@ describe('loadConfig', () => {
         maxPreLoginIpBytes: 524_288,
       });
       expect(config.log.level).toBe('log');
+    });
+
+    it('leaves every messaging quota off', () => {
+      expect(loadConfig({ env: {} }).messaging).toMatchObject({
+        maxContentBytes: null,
+        maxInboxMessages: null,
+        maxInboxBytes: null,
+        maxSenderMessagesPerDay: null,
+        maxSenderBytesPerDay: null,
+      });
     });
 
     it('matches the schema defaults, so the two cannot drift apart', () => {
@@ -199,6 +212,47 @@ describe('loadConfig', () => {
   });
 
   describe('validation', () => {
+    it('reads messaging quotas from a file, and names one that is not a positive integer', () => {
+      const file = writeYaml(
+        'quotas.yaml',
+        'messaging:\n  maxContentBytes: 16384\n  maxInboxMessages: 10000\n  maxInboxBytes: 16777216\n' +
+          '  maxSenderMessagesPerDay: 10000\n  maxSenderBytesPerDay: null\n',
+      );
+      expect(loadConfig({ file, env: {} }).messaging).toMatchObject({
+        maxContentBytes: 16384,
+        maxInboxMessages: 10000,
+        maxInboxBytes: 16777216,
+        maxSenderMessagesPerDay: 10000,
+        maxSenderBytesPerDay: null,
+      });
+      for (const key of [
+        'maxContentBytes',
+        'maxInboxMessages',
+        'maxInboxBytes',
+        'maxSenderMessagesPerDay',
+        'maxSenderBytesPerDay',
+      ]) {
+        for (const bad of [0, 1.5, '10']) {
+          const error = configError({ env: {}, overrides: { messaging: { [key]: bad } } });
+          expect(error.key).toBe(`messaging.${key}`);
+        }
+      }
+    });
+
+    it('refuses a byte quota smaller than messaging.maxContentBytes', () => {
+      for (const key of ['maxInboxBytes', 'maxSenderBytesPerDay']) {
+        const error = configError({
+          env: {},
+          overrides: { messaging: { maxContentBytes: 1000, [key]: 999 } },
+        });
+        expect(error.key).toBe(`messaging.${key}`);
+        expect(error.message).toContain('at least messaging.maxContentBytes (1000)');
+        expect(() =>
+          loadConfig({ env: {}, overrides: { messaging: { maxContentBytes: 1000, [key]: 1000 } } }),
+        ).not.toThrow();
+      }
+    });
+
     it('names messaging.postgres.url when the PostgreSQL store has none', () => {
       const error = configError({ env: {}, overrides: { messaging: { store: 'postgres' } } });
       expect(error.key).toBe('messaging.postgres.url');
@@ -331,6 +385,50 @@ describe('loadConfig', () => {
       expect(list.check('192.168.1.7', 'ipv4')).toBe(true);
       expect(list.check('192.168.1.8', 'ipv4')).toBe(false);
       expect(list.check('2001:db8::42', 'ipv6')).toBe(true);
+    });
+  });
+
+  describe('PROXY protocol', () => {
+    it('reads the mode, trusted proxies and header timeout from a file', () => {
+      const file = writeYaml(
+        'proxy.yaml',
+        'server:\n  proxyProtocol: v2\n  trustedProxies: [10.0.0.0/8, "fd00::/8"]\n  proxyHeaderTimeoutMs: 2000\n',
+      );
+      const config = loadConfig({ file, env: {} });
+      expect(config.server.proxyProtocol).toBe('v2');
+      expect(config.server.trustedProxies).toEqual(['10.0.0.0/8', 'fd00::/8']);
+      expect(config.server.proxyHeaderTimeoutMs).toBe(2000);
+    });
+
+    it('reads `off` as the mode, not as a YAML boolean', () => {
+      const file = writeYaml('proxy-off.yaml', 'server:\n  proxyProtocol: off\n');
+      expect(loadConfig({ file, env: {} }).server.proxyProtocol).toBe('off');
+    });
+
+    it.each(['v1', 'v2', 'auto'] as const)(
+      'refuses %s without trusted proxies, naming server.trustedProxies',
+      (mode) => {
+        const error = configError({ env: {}, overrides: { server: { proxyProtocol: mode } } });
+        expect(error.key).toBe('server.trustedProxies');
+        expect(error.message).toContain(`server.proxyProtocol is ${mode}`);
+      },
+    );
+
+    it('names a bad trusted proxy entry like the access lists do', () => {
+      const error = configError({
+        env: {},
+        overrides: {
+          server: { proxyProtocol: 'auto', trustedProxies: ['10.0.0.1', '10.0.0.0/33'] },
+        },
+      });
+      expect(error.key).toBe('server.trustedProxies[1]');
+    });
+
+    it.each([
+      ['an unknown mode', { proxyProtocol: 'v3' }, 'server.proxyProtocol'],
+      ['a zero header timeout', { proxyHeaderTimeoutMs: 0 }, 'server.proxyHeaderTimeoutMs'],
+    ])('rejects %s', (_name, server, key) => {
+      expect(configError({ env: {}, overrides: { server: server as never } }).key).toBe(key);
     });
   });
 

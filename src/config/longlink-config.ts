@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
+import { REPLY_FLAG } from '../transport/op-codes.js';
 import { DEV_JWT_SECRET } from './config.constants.js';
 
 /** The frame header size: a smaller frame limit could never admit a frame. */
@@ -110,6 +111,11 @@ const serverSchema = z.strictObject({
   helperThreadPriority: z
     .enum(['auto', 'low', 'normal'], { error: 'must be one of: auto, low, normal' })
     .default('auto'),
+  proxyProtocol: z
+    .enum(['off', 'v1', 'v2', 'auto'], { error: 'must be one of: off, v1, v2, auto' })
+    .default('off'),
+  trustedProxies: cidrList,
+  proxyHeaderTimeoutMs: durationMs.default(5000),
   tls: z
     .strictObject({
       certFile: nonEmptyString.nullable().default(null),
@@ -127,6 +133,18 @@ const serverSchema = z.strictObject({
       }
     })
     .prefault({}),
+});
+
+/** No trusted peer: v1/v2 would refuse every connection, auto would never honour a header. */
+const proxiedServerSchema = serverSchema.superRefine((s, ctx) => {
+  if (s.proxyProtocol !== 'off' && s.trustedProxies.length === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['trustedProxies'],
+      input: s.trustedProxies,
+      message: `must list the load balancers' addresses when server.proxyProtocol is ${s.proxyProtocol}`,
+    });
+  }
 });
 
 const authSchema = z.strictObject({
@@ -228,10 +246,27 @@ const messagingSchema = z.strictObject({
   undeliveredMaxAgeMs: positiveInteger.default(30 * 24 * 3600 * 1000),
   pruneIntervalMs: durationMs.default(3600 * 1000),
   pruneBatchMessages: positiveInteger.default(1000),
+  // Quotas (docs/MESSAGING.md, "Quotas"): null = off.
+  maxContentBytes: positiveInteger.nullable().default(null),
+  maxInboxMessages: positiveInteger.nullable().default(null),
+  maxInboxBytes: positiveInteger.nullable().default(null),
+  maxSenderMessagesPerDay: positiveInteger.nullable().default(null),
+  maxSenderBytesPerDay: positiveInteger.nullable().default(null),
 });
 
-/** The PostgreSQL store needs somewhere to connect. */
+/** The PostgreSQL store needs somewhere to connect; a byte quota must admit one message. */
 const messagingStoreSchema = messagingSchema.superRefine((m, ctx) => {
+  for (const key of ['maxInboxBytes', 'maxSenderBytesPerDay'] as const) {
+    const value = m[key];
+    if (value !== null && m.maxContentBytes !== null && value < m.maxContentBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        input: value,
+        message: `must be at least messaging.maxContentBytes (${m.maxContentBytes})`,
+      });
+    }
+  }
   if (m.store === 'postgres' && m.postgres.url === null) {
     ctx.addIssue({
       code: 'custom',
@@ -295,6 +330,78 @@ function isOrigin(value: string): boolean {
   }
 }
 
+const OP_ENTRY_PROBLEM =
+  'must be an op number, a range like 1000-1999, an op name (LOGIN, LOGOUT, HEARTBEAT, SEND, PUSH_ACK, SYNC), a handler pattern (chat.typing, chat.*) or "*"';
+const opEntry = z.union(
+  [
+    integer(1, REPLY_FLAG - 1, OP_ENTRY_PROBLEM),
+    z.string().refine((v) => isOpEntry(v), { error: OP_ENTRY_PROBLEM }),
+  ],
+  { error: OP_ENTRY_PROBLEM },
+);
+
+/** `1000-1999` (inclusive, ascending) or any non-empty name or pattern. */
+function isOpEntry(value: string): boolean {
+  const range = /^(\d+)-(\d+)$/.exec(value);
+  if (range === null) return value.trim().length > 0 && !/\s/.test(value);
+  const [from, to] = [Number(range[1]), Number(range[2])];
+  return from >= 1 && from <= to && to < REPLY_FLAG;
+}
+
+/** One token bucket: what it is keyed by, which ops it counts, its rate and burst (see docs/SECURITY.md). */
+export const rateRuleFields = {
+  per: z.enum(['connection', 'user', 'ip'], { error: 'must be one of: connection, user, ip' }),
+  ratePerSecond: z
+    .number({ error: 'must be a positive number of frames per second' })
+    .refine((v) => Number.isFinite(v) && v > 0 && v <= 1e9, {
+      error: 'must be a positive number of frames per second, at most 1e9',
+    }),
+  burst: integer(1, 1e9, 'must be an integer between 1 and 1e9 (frames)'),
+  /** Refused frames (draining at the rate) past which the sender is kicked; null: never kicked. */
+  kickAfterRefused: integer(1, 1e9, 'must be an integer between 1 and 1e9 (frames), or null')
+    .nullable()
+    .optional(),
+};
+
+const rateRuleSchema = z
+  .strictObject({
+    name: z
+      .string({ error: 'must be a name of letters, digits, ".", "_" or "-"' })
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, {
+        error: 'must be a name of letters, digits, ".", "_" or "-"',
+      }),
+    ...rateRuleFields,
+    ops: z
+      .array(opEntry, { error: OP_ENTRY_PROBLEM })
+      .min(1, { error: 'must name at least one op (or "*")' })
+      .default(['*']),
+  })
+  .transform((r) => ({
+    ...r,
+    kickAfterRefused: r.kickAfterRefused === undefined ? r.burst : r.kickAfterRefused,
+  }));
+
+const limitsSchema = z.strictObject({
+  rules: z
+    .array(rateRuleSchema, { error: 'must be a list of rate rules' })
+    .default([])
+    .superRefine((rules, ctx) => {
+      const seen = new Set<string>();
+      rules.forEach((r, i) => {
+        if (seen.has(r.name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'name'],
+            input: r.name,
+            message: `"${r.name}" is used by an earlier rule`,
+          });
+        }
+        seen.add(r.name);
+      });
+    }),
+  clusterSyncMs: durationMs.default(100),
+});
+
 const logSchema = z.strictObject({
   level: z.enum(LOG_LEVELS, { error: `must be one of: ${LOG_LEVELS.join(', ')}` }).default('log'),
 });
@@ -304,7 +411,7 @@ const logSchema = z.strictObject({
  * and every key has the default shipped in config/default.yaml, so `parse({})` gives the defaults.
  */
 export const longlinkConfigSchema = z.strictObject({
-  server: serverSchema.prefault({}),
+  server: proxiedServerSchema.prefault({}),
   auth: authSchema.prefault({}),
   heartbeat: heartbeatSchema.prefault({}),
   rateLimit: rateLimitSchema.prefault({}),
@@ -326,6 +433,7 @@ export const longlinkConfigSchema = z.strictObject({
   http: httpSchema.prefault({}),
   websocket: websocketSchema.prefault({}),
   admin: adminSchema.prefault({}),
+  limits: limitsSchema.prefault({}),
   log: logSchema.prefault({}),
 });
 

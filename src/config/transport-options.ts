@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { LonglinkServerOptions } from '../transport/longlink.server.js';
 import { ConfigError } from './config.error.js';
-import { LonglinkConfig } from './longlink-config.js';
+import { LonglinkConfig, toBlockList } from './longlink-config.js';
 
 /** The transport's options from config; one place so main.ts, the module, tests and benchmarks agree. */
 export function transportOptions(config: LonglinkConfig): LonglinkServerOptions {
@@ -31,6 +31,14 @@ export function transportOptions(config: LonglinkConfig): LonglinkServerOptions 
     reconnectAfterMs: server.reconnectAfterMs,
     reconnectJitterMs: server.reconnectJitterMs,
     tls: readTlsFiles(server.tls),
+    proxyProtocol:
+      server.proxyProtocol === 'off'
+        ? null
+        : {
+            mode: server.proxyProtocol,
+            trusted: toBlockList(server.trustedProxies),
+            headerTimeoutMs: server.proxyHeaderTimeoutMs,
+          },
   };
 }
 

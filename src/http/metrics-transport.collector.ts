@@ -12,7 +12,7 @@ export interface TransportMetricSources {
   loginResults: ReadonlyMap<string, number>;
 }
 
-/** Connections, users, logins, frames, ERRORs and KICKs: all read at scrape time. */
+/** Connections, users, logins, frames, ERRORs, KICKs, PROXY refusals: all read at scrape time. */
 export function registerTransportMetrics(registry: Registry, s: TransportMetricSources): void {
   const { server, sessions, loginResults } = s;
   const stats = server.stats;
@@ -70,5 +70,12 @@ export function registerTransportMetrics(registry: Registry, s: TransportMetricS
     help: 'KICK PDUs sent, by reason.',
     label: 'reason',
     read: () => stats.kicks,
+  });
+  scrapedCounter({
+    registry,
+    name: 'longlink_proxy_refused_total',
+    help: 'TCP connections closed at the PROXY protocol stage, no PDU sent, by reason.',
+    label: 'reason',
+    read: () => stats.proxyRefusals,
   });
 }

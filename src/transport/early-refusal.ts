@@ -27,6 +27,10 @@ type OnConnection = (this: unknown, err: number, handle: ClientHandle | undefine
  * what it expects it stands aside (`active` false, for good): the caller then
  * checks each Socket in its 'connection' handler, as before. Node ≥ 22.13 offers
  * `net.Server`'s `blockList` for the address part of this.
+ *
+ * The address here is the TCP peer's. Behind a load balancer (PROXY protocol) the
+ * server's check is ProxyGate.atAccept: a trusted balancer passes unchecked (its
+ * clients are checked by their own addresses once its header names them).
  */
 export class EarlyRefusal {
   /** True while connections are checked here; false: check them on the Socket. */

@@ -19,6 +19,7 @@ import { TransportHooks } from './transport-hooks.js';
 import { NO_REPLY } from './no-reply.js';
 import { RawJson } from './raw-json.js';
 import { ReadBudget, ReadBudgetOptions } from './read-budget.js';
+import { ProxyGate, ProxyProtocolOptions } from './proxy-gate.js';
 import { TransportStats } from './transport-stats.js';
 
 /** Connections held while the app initializes; more are closed (an init is seconds at most). */
@@ -47,6 +48,8 @@ export interface LonglinkServerOptions extends ConnectionLimits {
   reconnectJitterMs: number;
   /** PEM certificate and key: the listener speaks TLS. */
   tls?: { cert: Buffer; key: Buffer } | null;
+  /** PROXY protocol from trusted load balancers (read before TLS); null or absent: off. */
+  proxyProtocol?: ProxyProtocolOptions | null;
 }
 
 export type LonglinkStatus = 'listening' | 'closing' | 'closed' | 'error';
@@ -100,13 +103,15 @@ export class LonglinkServer
   private bodyLimits: BodyLimits;
   private readBudget: ReadBudget;
   private directRoutes: DirectRouteSource | undefined = undefined;
+  /** The PROXY protocol stage, when on (see ProxyGate). */
+  private proxy: ProxyGate | null = null;
   /** Set once the app's modules are initialized (markReady). */
   private ready = false;
   /** Connections accepted before that, waiting unread. */
   private waiting: Socket[] = [];
   /** Refuses at the handle, before a Socket exists, where Node allows (see EarlyRefusal). */
   private readonly early = new EarlyRefusal(
-    (address) => this.refusal(address),
+    (address) => this.acceptCheck(address),
     (address, reason) => this.logger.debug?.(`refused ${address}: ${reason}`),
   );
 
@@ -126,6 +131,9 @@ export class LonglinkServer
     this.secureContext = options.tls ? createSecureContext(options.tls) : null;
     this.bodyLimits = { maxDepth: options.maxJsonDepth, maxItems: options.maxJsonItems };
     this.readBudget = new ReadBudget(options.readBudget);
+    this.proxy = options.proxyProtocol
+      ? new ProxyGate(options.proxyProtocol, this.stats, (line) => this.logger.debug?.(line))
+      : null;
     this.wheel = new IdleWheel<LonglinkConnection>(
       options.sweepIntervalMs,
       Math.max(options.heartbeatTimeoutMs, options.loginTimeoutMs),
@@ -167,7 +175,8 @@ export class LonglinkServer
       if (this.ready) this.early.install(server);
       this._status$.next('listening');
       const { address, port } = server.address() as AddressInfo;
-      this.logger.log(`listening on ${address}:${port} (${this.ops.list().length} ops)`);
+      const proxy = options.proxyProtocol ? `, PROXY protocol ${options.proxyProtocol.mode}` : '';
+      this.logger.log(`listening on ${address}:${port} (${this.ops.list().length} ops${proxy})`);
       callback();
     });
   }
@@ -188,6 +197,7 @@ export class LonglinkServer
     this._status$.next('closing');
     if (server) server.close();
     for (const socket of this.waiting) socket.destroy();
+    this.proxy?.closeAll();
     this.waiting = [];
     const { reconnectAfterMs, reconnectJitterMs, drainTimeoutMs } = this.options!;
     for (const conn of this.connections) {
@@ -267,7 +277,8 @@ export class LonglinkServer
     if (this.netServer) this.early.install(this.netServer);
     const waiting = this.waiting;
     this.waiting = [];
-    for (const socket of waiting) if (!socket.destroyed) this.accept(socket);
+    // Accepted before the handle checks were installed: checked on the Socket.
+    for (const socket of waiting) if (!socket.destroyed) this.accept(socket, false);
   }
 
   /** op → handler (and direct routes, which are known once modules are initialized). */
@@ -302,7 +313,17 @@ export class LonglinkServer
     return null;
   }
 
-  private accept(socket: Socket): void {
+  /**
+   * The check at accept, by the TCP peer's address (at the handle while EarlyRefusal is
+   * active). With the PROXY protocol on, a trusted balancer's own address is not checked: its
+   * clients are, by the address its header names, once it is read.
+   */
+  private acceptCheck(peer: string): string | null {
+    return this.proxy ? this.proxy.atAccept(peer, (a) => this.refusal(a)) : this.refusal(peer);
+  }
+
+  /** `checked`: acceptCheck already ran at the handle (sockets held before ready were not). */
+  private accept(socket: Socket, checked = this.early.active): void {
     if (!this.ready) {
       // Before the app is initialized: held paused (pauseOnConnect), bounded, let in by markReady.
       if (this.waiting.length >= MAX_WAITING_CONNECTIONS) return void socket.destroy();
@@ -311,22 +332,58 @@ export class LonglinkServer
       return;
     }
     const address = peerAddress(socket);
-    if (!this.early.active) {
-      const reason = this.refusal(address);
+    const peer = { address, port: socket.remotePort ?? 0 };
+    const proxy = this.proxy;
+    if (proxy?.trusts(address)) {
+      // Not a connection yet: the access hooks see the client's address once the header names it.
+      return proxy.read(socket, peer, (client) => this.admit(socket, peer, client));
+    }
+    if (!checked) {
+      const reason = this.acceptCheck(address);
       if (reason) {
         this.logger.debug?.(`refused ${address}: ${reason}`);
         socket.destroy();
         return;
       }
     }
-    const remote = { address, port: socket.remotePort ?? 0 };
-    // TLS wraps the raw socket only after the access hooks let it in.
+    const conn = this.open(socket, peer);
+    // TLS would fail on a PROXY header anyway (no PDU); in clear the frame decoder would answer it.
+    if (proxy && !this.secureContext) proxy.watchUntrusted(socket, conn, address);
+  }
+
+  /** After a trusted balancer's header: the access hooks on the client's address, then in. */
+  private admit(
+    socket: Socket,
+    peer: { address: string; port: number },
+    client: { address: string; port: number },
+  ): void {
+    const reason = this.refusal(client.address);
+    if (reason) {
+      this.logger.debug?.(`refused ${client.address} (via ${peer.address}): ${reason}`);
+      socket.destroy();
+      return;
+    }
+    this.open(socket, client, true);
+  }
+
+  /**
+   * An admitted raw socket into the pipeline, under TLS when configured. `readBefore`: a PROXY
+   * header was read from it, and TLS took over the bytes after it: resuming the raw socket
+   * then would take the handshake from under TLS.
+   */
+  private open(
+    socket: Socket,
+    remote: { address: string; port: number },
+    readBefore = false,
+  ): LonglinkConnection {
+    // TLS wraps the raw socket only after the access hooks let it in (and after a PROXY header).
     const stream = this.secureContext
       ? new TLSSocket(socket, { isServer: true, secureContext: this.secureContext })
       : socket;
     if (stream !== socket) stream.on('error', () => undefined);
-    this.adopt(stream, remote, 'tcp');
-    socket.resume();
+    const conn = this.adopt(stream, remote, 'tcp');
+    if (stream === socket || !readBefore) socket.resume();
+    return conn;
   }
 
   /** True from close() on: the gateway drains (readiness probes report it). */
@@ -391,6 +448,8 @@ export class LonglinkServer
   }
 
   onFrameError(conn: LonglinkConnection, error: FrameError): void {
+    // Already closed (e.g. a PROXY header from an untrusted peer): nothing to answer.
+    if (!conn.isOpen) return;
     this.logger.debug?.(`${describe(conn)}: ${error.code}: ${error.message}`);
     conn.failAndClose(0, error.code, error.message);
   }

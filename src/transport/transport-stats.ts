@@ -5,14 +5,16 @@ const OTHER_KEY = -1;
 
 /**
  * Plain counters the transport keeps as it works: frames by op in and out,
- * ERROR codes and KICK reasons sent. A Map increment per frame is all the hot
- * path pays; metrics read these at scrape time.
+ * ERROR codes and KICK reasons sent, PROXY-stage refusals. A Map increment
+ * per frame is all the hot path pays; metrics read these at scrape time.
  */
 export class TransportStats {
   readonly framesIn = new Map<number, number>();
   readonly framesOut = new Map<number, number>();
   readonly errors = new Map<string, number>();
   readonly kicks = new Map<string, number>();
+  /** Connections closed at the PROXY stage, no PDU sent (untrusted peer, bad or late header). */
+  readonly proxyRefusals = new Map<string, number>();
 
   frameIn(op: number): void {
     count(this.framesIn, op, OTHER_KEY);
@@ -28,6 +30,10 @@ export class TransportStats {
 
   kick(reason: string): void {
     count(this.kicks, reason, 'other');
+  }
+
+  proxyRefused(reason: string): void {
+    count(this.proxyRefusals, reason, 'other');
   }
 }
 

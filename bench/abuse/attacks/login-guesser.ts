@@ -7,7 +7,7 @@ import { AttackContext, describeCounts } from './context';
  * one after another, until the gateway closes the connection (a ban) or `stopAt`;
  * then tallies it. A refused connect is followed by a short pause, so the lane
  * measures the ban rather than spinning on connects (the connection-flood phase
- * does that).
+ * does that). `header` (a PROXY header) is written first: the guesser behind a balancer.
  */
 export async function guessUntilClosed(
   ctx: AttackContext,
@@ -15,9 +15,11 @@ export async function guessUntilClosed(
   token: () => string,
   tally: AttackTally,
   stopAt: number,
+  header?: Buffer,
 ): Promise<void> {
   const client = await tally.open({ port: ctx.port, localAddress: from });
   if (!client) return;
+  if (header) client.write(header);
   while (!client.closed && !client.loggedIn && Date.now() < stopAt) {
     if ((await client.login(token(), 3000)) === undefined) break;
   }
