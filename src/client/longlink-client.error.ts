@@ -43,6 +43,8 @@ export class LonglinkClientError extends Error {
     readonly fromServer = false,
     /** The underlying failure, when there is one (Node's TLS error for `tls`). */
     cause?: unknown,
+    /** From the server's ERROR (`daily-quota-exceeded`): ms until the request may succeed. */
+    readonly retryAfterMs?: number,
   ) {
     super(message, cause === undefined ? undefined : { cause });
   }

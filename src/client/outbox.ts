@@ -231,6 +231,8 @@ export class Outbox {
     } else {
       // The server said no to this message (bad-request, unknown-recipient, rate-limited after
       // the retries, an application code), or it is too large: sending it again cannot help.
+      // So do a quota's refusals: content-too-large; inbox-full (it frees only when the
+      // recipient reads); daily-quota-exceeded (error.retryAfterMs says when: the app decides).
       this.fail(slot, failure);
     }
   }

@@ -1,10 +1,22 @@
 import { MessageStore } from './message.store.js';
-import { AppendResult, NewMessage } from './message.types.js';
+import { AppendRefusal, AppendResult, MessageQuotas, NewMessage } from './message.types.js';
 
 interface Pending {
   message: NewMessage;
   resolve: (result: AppendResult) => void;
   reject: (err: unknown) => void;
+}
+
+export interface GroupCommitOptions {
+  /** Runs for each result once its batch is durable, before its submitter resumes. */
+  onCommitted?: (result: AppendResult) => void;
+  maxBatch?: number;
+  /** What each submitter of a batch whose append failed is rejected with (once per batch). */
+  onFailed?: (err: unknown) => unknown;
+  /** Passed to every append: the store refuses what would exceed them (undefined: off). */
+  quotas?: MessageQuotas;
+  /** What the submitter of a message the store refused is rejected with. */
+  onRefused?: (refusal: AppendRefusal) => unknown;
 }
 
 /**
@@ -19,15 +31,22 @@ export class GroupCommit {
   private scheduled = false;
   /** Told each committed batch's append time (metrics); the clock is read only when set. */
   onAppended: ((seconds: number, size: number) => void) | null = null;
+  private readonly onCommitted: (result: AppendResult) => void;
+  private readonly maxBatch: number;
+  private readonly onFailed: (err: unknown) => unknown;
+  private readonly quotas: MessageQuotas | undefined;
+  private readonly onRefused: (refusal: AppendRefusal) => unknown;
 
   constructor(
     private readonly store: MessageStore,
-    /** Runs for each result once its batch is durable, before its submitter resumes. */
-    private readonly onCommitted: (result: AppendResult) => void = () => undefined,
-    private readonly maxBatch = 1024,
-    /** What each submitter of a batch whose append failed is rejected with (once per batch). */
-    private readonly onFailed: (err: unknown) => unknown = (err) => err,
-  ) {}
+    options: GroupCommitOptions = {},
+  ) {
+    this.onCommitted = options.onCommitted ?? (() => undefined);
+    this.maxBatch = options.maxBatch ?? 1024;
+    this.onFailed = options.onFailed ?? ((err) => err);
+    this.quotas = options.quotas;
+    this.onRefused = options.onRefused ?? ((refusal) => new Error(refusal.refused));
+  }
 
   submit(message: NewMessage): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
@@ -61,17 +80,26 @@ export class GroupCommit {
     try {
       const observe = this.onAppended;
       const started = observe ? performance.now() : 0;
-      const results = await this.store.append(batch.map((p) => p.message));
+      const results = await this.store.append(
+        batch.map((p) => p.message),
+        this.quotas,
+      );
       if (observe) observe((performance.now() - started) / 1000, batch.length);
       for (let i = 0; i < batch.length; i++) {
+        const result = results[i];
+        if (result.refused !== undefined) {
+          // Nothing stored for this one; the rest of the batch is unaffected.
+          batch[i].reject(this.onRefused(result));
+          continue;
+        }
         try {
-          this.onCommitted(results[i]);
+          this.onCommitted(result);
         } catch (err) {
           // Durable all the same: a resend finds it. Only this submitter hears of it.
           batch[i].reject(err);
           continue;
         }
-        batch[i].resolve(results[i]);
+        batch[i].resolve(result);
       }
     } catch (err) {
       // Not committed (or, for a connection lost during COMMIT, unknown): no submitter is acked.

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { MemoryMessageStore } from './memory-message.store';
 import { MessageStore } from './message.store';
-import { NewMessage } from './message.types';
+import { AppendOutcome, MessageQuotas, NewMessage } from './message.types';
 import { PostgresMessageStore } from './postgres-message.store';
 import { SqliteMessageStore } from './sqlite-message.store';
 
@@ -76,6 +76,20 @@ const postgres: StoreFixture = {
     schemas.delete(store);
   },
 };
+
+const OFF: MessageQuotas = {
+  maxContentBytes: null,
+  maxInboxMessages: null,
+  maxInboxBytes: null,
+  maxSenderMessagesPerDay: null,
+  maxSenderBytesPerDay: null,
+};
+const limits = (q: Partial<MessageQuotas>): MessageQuotas => ({ ...OFF, ...q });
+/** An outcome in short: the seq stored, 'dup' for a resend, or the refusal's code. */
+const short = (r: AppendOutcome) =>
+  r.refused !== undefined ? r.refused : r.duplicate ? 'dup' : r.message.seq;
+/** Content whose JSON text is exactly `bytes` UTF-8 bytes (a string of 'x'). */
+const sized = (bytes: number) => 'x'.repeat(bytes - 2);
 
 let ids = 0;
 function msg(from: string, to: string, content: unknown = null, clientMsgId?: string): NewMessage {
@@ -308,6 +322,230 @@ describe.each([memory, sqlite, postgres])('MessageStore contract: $name', (fixtu
     expect(await store.prune(500, 1500, 1000)).toBe(2);
     expect((await store.fetch('bob', 0, 10)).map((m) => m.seq)).toEqual([3]);
   });
+
+  describe('quotas', () => {
+    it('refuses content over maxContentBytes, counted in UTF-8 bytes, storing nothing for it', async () => {
+      const q = limits({ maxContentBytes: 10 });
+      const results = await store.append(
+        [
+          msg('alice', 'bob', sized(10)),
+          msg('alice', 'bob', sized(11), 'big'),
+          msg('alice', 'bob', 'éééé'), // 10 bytes as JSON: two quotes and 4 × 2
+          msg('alice', 'bob', 'ééééé'),
+        ],
+        q,
+      );
+      expect(results.map(short)).toEqual([1, 'content-too-large', 2, 'content-too-large']);
+      expect(results[1]).toEqual({ refused: 'content-too-large', limit: 'maxContentBytes' });
+      expect(await store.lastSeq('bob')).toBe(2);
+      expect((await store.fetch('bob', 0, 10)).map((m) => JSON.parse(m.content))).toEqual([
+        sized(10),
+        'éééé',
+      ]);
+      // A refused clientMsgId was not taken: sent again small enough, it is stored.
+      const [again] = await store.append([msg('alice', 'bob', 'ok', 'big')], q);
+      expect(short(again)).toBe(3);
+      // Without quotas nothing is refused.
+      expect((await store.append([msg('alice', 'bob', sized(5000))])).map(short)).toEqual([4]);
+    });
+
+    it('refuses past maxInboxMessages unacknowledged until the recipient acknowledges', async () => {
+      const q = limits({ maxInboxMessages: 3 });
+      const first = await store.append(
+        [1, 2, 3, 4].map((i) => msg('alice', 'bob', i)),
+        q,
+      );
+      expect(first.map(short)).toEqual([1, 2, 3, 'inbox-full']);
+      expect(first[3]).toEqual({ refused: 'inbox-full', limit: 'maxInboxMessages' });
+      // Another sender is refused too; another inbox is not.
+      const other = await store.append([msg('dave', 'bob'), msg('dave', 'carol')], q);
+      expect(other.map(short)).toEqual(['inbox-full', 1]);
+      expect(await store.lastSeq('bob')).toBe(3);
+
+      await store.ack(new Map([['bob', 2]]));
+      const after = await store.append(
+        [5, 6, 7].map((i) => msg('alice', 'bob', i)),
+        q,
+      );
+      expect(after.map(short)).toEqual([4, 5, 'inbox-full']);
+      // An ack past lastSeq frees what is there, no more.
+      await store.ack(new Map([['bob', 99]]));
+      const later = await store.append(
+        [8, 9, 10, 11].map((i) => msg('alice', 'bob', i)),
+        q,
+      );
+      expect(later.map(short)).toEqual([6, 7, 8, 'inbox-full']);
+      expect((await store.fetch('bob', 0, 20)).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    });
+
+    it('refuses past maxInboxBytes unacknowledged, and an ack frees their bytes', async () => {
+      const q = limits({ maxInboxBytes: 25 });
+      const results = await store.append(
+        [
+          msg('alice', 'bob', sized(10)),
+          msg('alice', 'bob', sized(10)),
+          msg('alice', 'bob', sized(10)),
+          msg('alice', 'bob', sized(5)),
+          msg('alice', 'bob', sized(3)),
+        ],
+        q,
+      );
+      expect(results.map(short)).toEqual([1, 2, 'inbox-full', 3, 'inbox-full']);
+      expect(results[2]).toEqual({ refused: 'inbox-full', limit: 'maxInboxBytes' });
+      await store.ack(new Map([['bob', 1]]));
+      const after = await store.append(
+        [msg('a', 'bob', sized(10)), msg('a', 'bob', sized(1 + 2))],
+        q,
+      );
+      expect(after.map(short)).toEqual([4, 'inbox-full']);
+    });
+
+    it('refuses single messages of a batch without failing the others, seqs without gaps', async () => {
+      const q = limits({ maxInboxMessages: 2, maxContentBytes: 10 });
+      const results = await store.append(
+        [
+          msg('alice', 'bob', 1),
+          msg('alice', 'carol', sized(11)),
+          msg('dave', 'bob', 2),
+          msg('alice', 'bob', 3),
+          msg('alice', 'carol', 4),
+          msg('erin', 'dave', 5),
+        ],
+        q,
+      );
+      expect(results.map(short)).toEqual([1, 'content-too-large', 2, 'inbox-full', 1, 1]);
+      expect(results.filter((r) => r.message).map((r) => r.message!.content)).toEqual([
+        '1',
+        '2',
+        '4',
+        '5',
+      ]);
+      expect([await store.lastSeq('bob'), await store.lastSeq('carol')]).toEqual([2, 1]);
+      expect((await store.fetch('bob', 0, 10)).map((m) => m.content)).toEqual(['1', '2']);
+    });
+
+    it('never refuses nor counts again a resend (same from, clientMsgId)', async () => {
+      const q = limits({ maxInboxMessages: 2, maxSenderMessagesPerDay: 2 });
+      const [original] = await store.append([msg('alice', 'bob', 'one', 'c-1')], q);
+      // Within one batch: the resend is a duplicate and counts once.
+      const batch = await store.append(
+        [msg('alice', 'bob', 'one', 'c-1'), msg('alice', 'bob', 'two', 'c-2')],
+        q,
+      );
+      expect(batch.map(short)).toEqual(['dup', 2]);
+      expect(batch[0]).toEqual({ duplicate: true, message: original.message });
+      // Inbox full and the day's quota used up: resends still get their stored copy.
+      const resent = await store.append(
+        [msg('alice', 'bob', 'x', 'c-2'), msg('alice', 'bob', 'x', 'c-1'), msg('alice', 'bob')],
+        q,
+      );
+      expect(resent.map(short)).toEqual(['dup', 'dup', 'daily-quota-exceeded']);
+      // A message refused in a batch takes its resends in the same batch with it.
+      const twice = await store.append(
+        [msg('dave', 'bob', 'n', 'c-9'), msg('dave', 'bob', 'n', 'c-9')],
+        q,
+      );
+      expect(twice.map(short)).toEqual(['inbox-full', 'inbox-full']);
+      expect(await store.lastSeq('bob')).toBe(2);
+    });
+
+    it('limits each sender per UTC day, with retryAfterMs until midnight UTC', async () => {
+      const now = jest.spyOn(Date, 'now');
+      now.mockReturnValue(Date.UTC(2026, 0, 1, 22, 0, 0));
+      const q = limits({ maxSenderMessagesPerDay: 2 });
+      const results = await store.append(
+        [msg('alice', 'bob'), msg('alice', 'carol'), msg('alice', 'dave'), msg('erin', 'bob')],
+        q,
+      );
+      expect(results.map(short)).toEqual([1, 1, 'daily-quota-exceeded', 2]);
+      expect(results[2]).toEqual({
+        refused: 'daily-quota-exceeded',
+        limit: 'maxSenderMessagesPerDay',
+        retryAfterMs: 2 * 3600 * 1000,
+      });
+      now.mockReturnValue(Date.UTC(2026, 0, 1, 23, 59, 59, 999));
+      const [last] = await store.append([msg('alice', 'bob')], q);
+      expect(last).toMatchObject({ refused: 'daily-quota-exceeded', retryAfterMs: 1 });
+      // A new UTC day starts the counts again.
+      now.mockReturnValue(Date.UTC(2026, 0, 2, 0, 0, 0));
+      const next = await store.append(
+        [1, 2, 3].map(() => msg('alice', 'bob')),
+        q,
+      );
+      expect(next.map(short)).toEqual([3, 4, 'daily-quota-exceeded']);
+    });
+
+    it('limits the bytes a sender stores per UTC day; refused messages do not count', async () => {
+      const now = jest.spyOn(Date, 'now');
+      now.mockReturnValue(Date.UTC(2026, 5, 30, 12, 0, 0));
+      const q = limits({ maxSenderBytesPerDay: 25, maxInboxMessages: 1 });
+      const results = await store.append(
+        [
+          msg('alice', 'bob', sized(10)),
+          msg('alice', 'bob', sized(10)), // inbox-full: not counted for alice's day
+          msg('alice', 'carol', sized(10)),
+          msg('alice', 'dave', sized(10)),
+          msg('alice', 'dave', sized(5)),
+        ],
+        q,
+      );
+      expect(results.map(short)).toEqual([1, 'inbox-full', 1, 'daily-quota-exceeded', 1]);
+      expect(results[3]).toEqual({
+        refused: 'daily-quota-exceeded',
+        limit: 'maxSenderBytesPerDay',
+        retryAfterMs: 12 * 3600 * 1000,
+      });
+    });
+
+    it('frees inbox quota when unacknowledged messages are pruned, not twice for acknowledged ones', async () => {
+      const now = jest.spyOn(Date, 'now');
+      const q = limits({ maxInboxMessages: 3, maxInboxBytes: 1000 });
+      now.mockReturnValue(1000);
+      await store.append(
+        [1, 2, 3].map((i) => msg('a', 'bob', i)),
+        q,
+      );
+      await store.ack(new Map([['bob', 1]]));
+      now.mockReturnValue(5000);
+      expect((await store.append([msg('a', 'bob', 4)], q)).map(short)).toEqual([4]);
+      expect((await store.append([msg('a', 'bob', 5)], q)).map(short)).toEqual(['inbox-full']);
+      // Drops seq 1 (acknowledged, counted no more) and 2–3 (unacknowledged and too old).
+      expect(await store.prune(2000, 2000, 1000)).toBe(3);
+      const after = await store.append(
+        [5, 6, 7].map((i) => msg('a', 'bob', i)),
+        q,
+      );
+      expect(after.map(short)).toEqual([5, 6, 'inbox-full']);
+    });
+
+    it('counts right when appends with and without inbox quotas take turns', async () => {
+      const q = limits({ maxInboxMessages: 3 });
+      await store.append([msg('a', 'bob', 1)], q);
+      await store.append([msg('a', 'bob', 2)]);
+      await store.append([msg('a', 'bob', 3)], limits({ maxContentBytes: 100 }));
+      await store.ack(new Map([['bob', 1]]));
+      // Seqs 2 and 3 wait.
+      const next = await store.append([msg('a', 'bob', 4), msg('a', 'bob', 5)], q);
+      expect(next.map(short)).toEqual([4, 'inbox-full']);
+      await store.ack(new Map([['bob', 3]]));
+      const later = await store.append(
+        [6, 7, 8].map((i) => msg('a', 'bob', i)),
+        q,
+      );
+      expect(later.map(short)).toEqual([5, 6, 'inbox-full']);
+    });
+
+    it('counts what was stored while quotas were off once they are on', async () => {
+      await store.append([1, 2, 3].map(() => msg('a', 'bob', sized(10))));
+      await store.ack(new Map([['bob', 1]]));
+      const q = limits({ maxInboxMessages: 3, maxInboxBytes: 30 });
+      expect((await store.append([msg('a', 'bob', sized(10))], q)).map(short)).toEqual([4]);
+      const full = await store.append([msg('a', 'bob', 'x')], q);
+      expect(full).toEqual([{ refused: 'inbox-full', limit: 'maxInboxMessages' }]);
+      await store.ack(new Map([['bob', 4]]));
+      expect((await store.append([msg('a', 'bob', sized(30))], q)).map(short)).toEqual([5]);
+    });
+  });
 });
 
 describe('SqliteMessageStore on disk', () => {
@@ -326,7 +564,7 @@ describe('SqliteMessageStore on disk', () => {
     }
   };
 
-  it('keeps messages, seqs, acks and dedupe across a reopen, at schema version 1', async () => {
+  it('keeps messages, seqs, acks and dedupe across a reopen, at schema version 2', async () => {
     const file = join(dir, 'nested', 'messages.sqlite');
     const first = new SqliteMessageStore(file);
     await first.open();
@@ -337,7 +575,7 @@ describe('SqliteMessageStore on disk', () => {
     ]);
     await first.ack(new Map([['bob', 1]]));
     await first.close();
-    expect(userVersion(file)).toBe(1);
+    expect(userVersion(file)).toBe(2);
 
     const second = new SqliteMessageStore(file);
     await second.open();
@@ -352,6 +590,44 @@ describe('SqliteMessageStore on disk', () => {
     } finally {
       await second.close();
     }
-    expect(userVersion(file)).toBe(1);
+    expect(userVersion(file)).toBe(2);
+  });
+
+  it('migrates a version 1 file, counting its unacknowledged messages for the inbox quotas', async () => {
+    const file = join(dir, 'v1.sqlite');
+    const v1 = new Database(file);
+    // The version 1 schema, as released.
+    v1.exec(`CREATE TABLE messages (
+       recipient TEXT NOT NULL, seq INTEGER NOT NULL, msg_id TEXT NOT NULL, sender TEXT NOT NULL,
+       client_msg_id TEXT NOT NULL, content TEXT NOT NULL, ts INTEGER NOT NULL,
+       PRIMARY KEY (recipient, seq)) WITHOUT ROWID;
+     CREATE UNIQUE INDEX messages_by_sender ON messages (sender, client_msg_id);
+     CREATE INDEX messages_by_ts ON messages (ts);
+     CREATE TABLE inboxes (uid TEXT PRIMARY KEY, last_seq INTEGER NOT NULL,
+       acked_seq INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;`);
+    const insert = v1.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)');
+    for (let seq = 1; seq <= 4; seq++)
+      insert.run('bob', seq, `m${seq}`, 'alice', `k${seq}`, '"é"', 1);
+    v1.prepare('INSERT INTO inboxes VALUES (?, ?, ?)').run('bob', 4, 1);
+    v1.pragma('user_version = 1');
+    v1.close();
+
+    const store = new SqliteMessageStore(file);
+    await store.open();
+    try {
+      expect(userVersion(file)).toBe(2);
+      // Seqs 2–4 wait, 4 bytes each: a fourth message fits, not a fifth.
+      const q = limits({ maxInboxMessages: 4 });
+      expect((await store.append([msg('a', 'bob'), msg('a', 'bob')], q)).map(short)).toEqual([
+        5,
+        'inbox-full',
+      ]);
+      // 12 bytes + 4 (seq 5, null) + 4 ("ab") fit in 21; 2 more ("") do not.
+      const bytes = limits({ maxInboxBytes: 21 });
+      expect((await store.append([msg('a', 'bob', 'ab')], bytes)).map(short)).toEqual([6]);
+      expect((await store.append([msg('a', 'bob', '')], bytes)).map(short)).toEqual(['inbox-full']);
+    } finally {
+      await store.close();
+    }
   });
 });

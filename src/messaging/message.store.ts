@@ -1,4 +1,10 @@
-import { AppendResult, NewMessage, StoredMessage } from './message.types.js';
+import {
+  AppendOutcome,
+  AppendResult,
+  MessageQuotas,
+  NewMessage,
+  StoredMessage,
+} from './message.types.js';
 
 /** Injection token for the MessageStore implementation. */
 export const MESSAGE_STORE = Symbol('MESSAGE_STORE');
@@ -16,8 +22,17 @@ export interface MessageStore {
    * the next seq of its recipient's inbox, unless (from, clientMsgId) is already
    * stored: then the stored record comes back with duplicate = true. Resolves only
    * once the batch is durable.
+   *
+   * With `quotas`, a new message that would exceed one comes back as an AppendRefusal
+   * instead: nothing stored, no seq taken, nothing counted; the rest of the batch goes on.
+   * Duplicates are never refused nor counted again. The check and the append are one
+   * transaction, so concurrent appends (other nodes) cannot together exceed a limit.
+   * Whatever `quotas` says, the store keeps each inbox's unacknowledged count and bytes
+   * (append adds, ack and the pruning of unacknowledged messages subtract), so a limit
+   * turned on later counts what is already waiting.
    */
   append(batch: readonly NewMessage[]): Promise<AppendResult[]>;
+  append(batch: readonly NewMessage[], quotas?: MessageQuotas): Promise<AppendOutcome[]>;
   /** Messages of `uid`'s inbox with seq > afterSeq, ascending, at most `limit`. */
   fetch(uid: string, afterSeq: number, limit: number): Promise<StoredMessage[]>;
   /** The newest seq of `uid`'s inbox (0 when empty). */

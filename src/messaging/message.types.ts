@@ -17,4 +17,35 @@ export interface StoredMessage extends NewMessage {
 export interface AppendResult {
   message: StoredMessage;
   duplicate: boolean;
+  /** Never set here: lets `outcome.refused === undefined` tell the two outcomes apart. */
+  refused?: undefined;
 }
+
+/**
+ * Limits append() enforces on each new message (docs/MESSAGING.md, "Quotas"); null = off.
+ * Bytes are the UTF-8 bytes of `content` as stored.
+ */
+export interface MessageQuotas {
+  maxContentBytes: number | null;
+  /** Per recipient: stored messages it has not acknowledged (seq above its ack cursor). */
+  maxInboxMessages: number | null;
+  maxInboxBytes: number | null;
+  /** Per sender, per UTC day: new messages stored. */
+  maxSenderMessagesPerDay: number | null;
+  maxSenderBytesPerDay: number | null;
+}
+
+/** The ERROR code a refused message is answered with. */
+export type QuotaCode = 'content-too-large' | 'inbox-full' | 'daily-quota-exceeded';
+
+/** An append outcome: the message would exceed a quota, so nothing was stored for it. */
+export interface AppendRefusal {
+  refused: QuotaCode;
+  /** The limit it would exceed. */
+  limit: keyof MessageQuotas;
+  /** daily-quota-exceeded: ms until the sender's UTC day ends and its counts start again. */
+  retryAfterMs?: number;
+  message?: undefined;
+}
+
+export type AppendOutcome = AppendResult | AppendRefusal;

@@ -12,6 +12,8 @@ import { GroupCommit } from './group-commit.js';
 import { MessageStoredEvent } from './message-events.js';
 import { MESSAGE_STORE, MessageStore } from './message.store.js';
 import { AppendResult, NewMessage } from './message.types.js';
+import { activeQuotas } from './message-quotas.js';
+import { toQuotaException } from './quota-refusal.js';
 import { describeFailure, isStoreFailure, toStoreUnavailable } from './store-failure.js';
 
 /** messaging.postgres.url could not be used at startup: unreachable, refused, or not set up. */
@@ -52,9 +54,16 @@ export class MessagingService implements OnModuleInit, OnApplicationShutdown {
     private readonly access: AccessListService,
     @Inject(LONGLINK_CONFIG) private readonly config: LonglinkConfig,
   ) {
-    this.commits = new GroupCommit(
-      store,
-      (result) => {
+    const m = config.messaging;
+    const limits = {
+      maxContentBytes: m.maxContentBytes,
+      maxInboxMessages: m.maxInboxMessages,
+      maxInboxBytes: m.maxInboxBytes,
+      maxSenderMessagesPerDay: m.maxSenderMessagesPerDay,
+      maxSenderBytesPerDay: m.maxSenderBytesPerDay,
+    };
+    this.commits = new GroupCommit(store, {
+      onCommitted: (result) => {
         // A resend too: its first copy may have been committed by an append whose COMMIT reply
         // was lost (PostgreSQL), never handed to delivery. A no-op when it was pushed already.
         this.delivery.onStored(result.message);
@@ -63,10 +72,13 @@ export class MessagingService implements OnModuleInit, OnApplicationShutdown {
         // No event object per message unless someone listens.
         if (this.storedSubject.observed) this.storedSubject.next({ message: result.message });
       },
-      undefined,
       // Every SEND of a failed batch: ERROR store-unavailable, except for programming errors.
-      (err) => toStoreUnavailable(err, 'storing a batch of messages'),
-    );
+      onFailed: (err) => toStoreUnavailable(err, 'storing a batch of messages'),
+      // All off (the default): undefined, and the store checks and reads nothing for quotas.
+      quotas: activeQuotas(limits),
+      // The rest of the batch is unaffected; the ERROR is counted per code like any other.
+      onRefused: (refusal) => toQuotaException(refusal, limits),
+    });
   }
 
   async onModuleInit(): Promise<void> {

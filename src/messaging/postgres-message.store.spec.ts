@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, Server, Socket } from 'node:net';
 import { Client } from 'pg';
-import { NewMessage } from './message.types';
+import { AppendOutcome, MessageQuotas, NewMessage } from './message.types';
 import { PostgresMessageStore, PostgresStoreOptions } from './postgres-message.store';
 import { MIGRATIONS_TABLE, POSTGRES_MIGRATIONS } from './postgres-migrations';
 
@@ -50,6 +50,33 @@ const msg = (
 });
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+const quotas = (q: Partial<MessageQuotas>): MessageQuotas => ({
+  maxContentBytes: null,
+  maxInboxMessages: null,
+  maxInboxBytes: null,
+  maxSenderMessagesPerDay: null,
+  maxSenderBytesPerDay: null,
+  ...q,
+});
+const storedOf = (results: AppendOutcome[][]) => results.flat().filter((r) => !r.refused);
+
+/** What the counted inbox rows say against what a count of their messages says. */
+async function pendingCounts(): Promise<{ kept: string[]; counted: string[] }> {
+  const row = (r: { uid: string; n: string; b: string }) => `${r.uid}:${r.n}:${r.b}`;
+  const kept = await sql((c) =>
+    c.query(`SELECT convert_from(uid, 'UTF8') AS uid, pending_messages AS n, pending_bytes AS b
+             FROM ${schema}.inboxes WHERE last_seq > 0 AND counted ORDER BY 1`),
+  );
+  const counted = await sql((c) =>
+    c.query(`SELECT convert_from(i.uid, 'UTF8') AS uid, count(m.seq) AS n,
+               coalesce(sum(octet_length(m.content)), 0) AS b
+             FROM ${schema}.inboxes AS i LEFT JOIN ${schema}.messages AS m
+               ON m.to_uid = i.uid AND m.seq > i.acked_seq
+             WHERE i.last_seq > 0 AND i.counted GROUP BY i.uid ORDER BY 1`),
+  );
+  return { kept: kept.rows.map(row), counted: counted.rows.map(row) };
+}
 
 describe('PostgresMessageStore shared by several nodes', () => {
   it('gives concurrent appends to one inbox from two nodes seqs 1..1000, no gap, no duplicate', async () => {
@@ -123,6 +150,94 @@ describe('PostgresMessageStore shared by several nodes', () => {
     expect(bob.map((m) => m.seq)).toEqual(range(bob.length));
     expect(carol.map((m) => m.seq)).toEqual(range(carol.length));
     expect((await a.lastSeq('bob')) + (await a.lastSeq('carol'))).toBe(100);
+  });
+
+  it('never lets two nodes appending to one inbox at once exceed maxInboxMessages', async () => {
+    const [a, b] = [node(), node()];
+    await Promise.all([a.open(), b.open()]);
+    const q = quotas({ maxInboxMessages: 50, maxInboxBytes: 10_000 });
+    // 2 × 100 messages in batches of 10, all in flight at once.
+    const results = await Promise.all(
+      range(20).map((k) =>
+        (k % 2 ? a : b).append(
+          range(10).map((i) => msg(`s${k}`, 'bob', `${i}`)),
+          q,
+        ),
+      ),
+    );
+    const stored = storedOf(results);
+    expect(stored).toHaveLength(50);
+    expect(results.flat().filter((r) => r.refused === 'inbox-full')).toHaveLength(150);
+    expect(stored.map((r) => r.message!.seq).sort((x, y) => x - y)).toEqual(range(50));
+    expect(await a.lastSeq('bob')).toBe(50);
+  });
+
+  it('never lets one sender through two nodes at once exceed its daily quota', async () => {
+    const [a, b] = [node(), node()];
+    await Promise.all([a.open(), b.open()]);
+    const q = quotas({ maxSenderMessagesPerDay: 30 });
+    const results = await Promise.all(
+      range(20).map((k) =>
+        (k % 2 ? a : b).append(
+          range(10).map((i) => msg('alice', `r${(k + i) % 7}`, `${k}-${i}`)),
+          q,
+        ),
+      ),
+    );
+    expect(storedOf(results)).toHaveLength(30);
+    const refused = results.flat().filter((r) => r.refused);
+    expect(refused).toHaveLength(170);
+    expect(refused.every((r) => r.refused === 'daily-quota-exceeded' && r.retryAfterMs! > 0)).toBe(
+      true,
+    );
+  });
+
+  it('keeps the inbox counts exact while nodes append, acknowledge and prune at once', async () => {
+    const [a, b] = [node(), node()];
+    await Promise.all([a.open(), b.open()]);
+    const q = quotas({ maxInboxMessages: 40 });
+    const inboxes = ['bob', 'carol', 'erin'];
+    let acked = 0;
+    const work = range(30).map(async (k) => {
+      await (k % 2 ? a : b).append(
+        inboxes.map((to, i) => msg(`s${k}`, to, `${k}-${i}`, 'x'.repeat(k))),
+        q,
+      );
+      if (k % 3 === 0) await (k % 2 ? b : a).ack(new Map(inboxes.map((u) => [u, (acked += 2)])));
+      // Everything unacknowledged is "too old": the prune drops it while appends go on.
+      if (k % 5 === 0) await (k % 2 ? a : b).prune(0, Date.now() - 1, 7);
+    });
+    await Promise.all(work);
+    const { kept, counted } = await pendingCounts();
+    expect(kept).toEqual(counted);
+    expect(kept).toHaveLength(3);
+  });
+
+  it('migrates a version 1 schema, counting its unacknowledged messages', async () => {
+    await sql(async (c) => {
+      await c.query(`CREATE SCHEMA ${schema}`);
+      await c.query(`SET search_path = ${schema}`);
+      await c.query(POSTGRES_MIGRATIONS[0].sql);
+      await c.query(`CREATE TABLE ${MIGRATIONS_TABLE} (version integer PRIMARY KEY,
+                       applied_at timestamptz NOT NULL DEFAULT now())`);
+      await c.query(`INSERT INTO ${MIGRATIONS_TABLE} (version) VALUES (1)`);
+      await c.query(
+        `INSERT INTO messages SELECT 'bob'::bytea, s, 'm' || s, 'alice'::bytea,
+           ('k' || s)::bytea, '"é"', 1 FROM generate_series(1, 4) AS s`,
+      );
+      await c.query(`INSERT INTO inboxes VALUES ('bob'::bytea, 4, 1)`);
+    });
+    const store = node();
+    await store.open();
+    // Seqs 2–4 wait (4 bytes each): a fourth fits, a fifth does not.
+    const results = await store.append(
+      [msg('a', 'bob', 'n1'), msg('a', 'bob', 'n2')],
+      quotas({ maxInboxMessages: 4 }),
+    );
+    expect(results.map((r) => r.refused ?? r.message.seq)).toEqual([5, 'inbox-full']);
+    const { kept, counted } = await pendingCounts();
+    expect(kept).toEqual(['bob:4:16']);
+    expect(counted).toEqual(kept);
   });
 
   it('applies migrations once, whether nodes start together or again', async () => {

@@ -2,7 +2,25 @@ import { Logger } from '@nestjs/common';
 import { DatabaseError, Pool, PoolClient } from 'pg';
 import { MessageStore } from './message.store.js';
 import { MsgIdGenerator } from './msg-id.js';
-import { AppendResult, NewMessage, StoredMessage } from './message.types.js';
+import {
+  AppendOutcome,
+  AppendRefusal,
+  AppendResult,
+  MessageQuotas,
+  NewMessage,
+  StoredMessage,
+} from './message.types.js';
+import {
+  SenderDay,
+  Usage,
+  addUsage,
+  checkQuotas,
+  contentBytes,
+  limitsInboxes,
+  limitsSenders,
+  senderDayAsOf,
+  utcDay,
+} from './message-quotas.js';
 import {
   MIGRATION_LOCK_KEY,
   MIGRATIONS_TABLE,
@@ -63,6 +81,11 @@ function toMessage(row: MessageRow): StoredMessage {
     content: row.content,
     ts: Number(row.ts),
   };
+}
+
+/** Each id once (an upsert may not touch one row twice). */
+function distinct(ids: readonly Buffer[]): Buffer[] {
+  return [...new Map(ids.map((id) => [keyOf(id), id])).values()];
 }
 
 function isRetryable(err: unknown): boolean {
@@ -146,7 +169,9 @@ export class PostgresMessageStore implements MessageStore {
     }
   }
 
-  async append(batch: readonly NewMessage[]): Promise<AppendResult[]> {
+  append(batch: readonly NewMessage[]): Promise<AppendResult[]>;
+  append(batch: readonly NewMessage[], quotas?: MessageQuotas): Promise<AppendOutcome[]>;
+  async append(batch: readonly NewMessage[], quotas?: MessageQuotas): Promise<AppendOutcome[]> {
     if (batch.length === 0) return [];
     const ts = Date.now();
     const encoded = batch.map((m): Encoded => {
@@ -155,7 +180,7 @@ export class PostgresMessageStore implements MessageStore {
       return { to: bytes(m.to), from, clientMsgId, key: senderKey(from, clientMsgId) };
     });
     return this.retrying(() =>
-      this.transaction((client) => this.appendIn(client, batch, encoded, ts)),
+      this.transaction((client) => this.appendIn(client, batch, encoded, ts, quotas)),
     );
   }
 
@@ -186,8 +211,17 @@ export class PostgresMessageStore implements MessageStore {
           'SELECT 1 FROM inboxes WHERE uid = ANY($1::bytea[]) ORDER BY uid FOR UPDATE',
           [uids],
         );
+        // A counted inbox stops counting the newly acknowledged messages (a primary-key
+        // range); CASE skips that read for the others.
         await client.query(
-          `UPDATE inboxes AS i SET acked_seq = LEAST(i.last_seq, t.seq)
+          `UPDATE inboxes AS i SET acked_seq = LEAST(i.last_seq, t.seq),
+             pending_messages = CASE WHEN i.counted THEN GREATEST(i.pending_messages - (
+               SELECT count(*) FROM messages AS m WHERE m.to_uid = i.uid
+                 AND m.seq > i.acked_seq AND m.seq <= LEAST(i.last_seq, t.seq)), 0) ELSE 0 END,
+             pending_bytes = CASE WHEN i.counted THEN GREATEST(i.pending_bytes - (
+               SELECT coalesce(sum(octet_length(m.content)), 0) FROM messages AS m
+               WHERE m.to_uid = i.uid
+                 AND m.seq > i.acked_seq AND m.seq <= LEAST(i.last_seq, t.seq)), 0) ELSE 0 END
            FROM unnest($1::bytea[], $2::bigint[]) AS t(uid, seq)
            WHERE i.uid = t.uid AND t.seq > i.acked_seq`,
           [uids, seqs],
@@ -198,17 +232,44 @@ export class PostgresMessageStore implements MessageStore {
 
   async prune(deliveredBefore: number, undeliveredBefore: number, limit: number): Promise<number> {
     const before = Math.max(deliveredBefore, undeliveredBefore);
-    // Oldest first through messages_by_ts; SKIP LOCKED lets several nodes prune at once.
-    const result = await this.pool.query(
-      `DELETE FROM messages WHERE (to_uid, seq) IN (
-         SELECT to_uid, seq FROM messages AS m
-         WHERE ts < $1 AND (ts < $2 OR (ts < $3 AND seq <= COALESCE(
-           (SELECT acked_seq FROM inboxes WHERE inboxes.uid = m.to_uid), 0)))
-         ORDER BY ts LIMIT $4
-         FOR UPDATE SKIP LOCKED)`,
-      [before, undeliveredBefore, deliveredBefore, limit],
+    return this.retrying(() =>
+      this.transaction(async (client) => {
+        // Oldest first through messages_by_ts; SKIP LOCKED lets several nodes prune at once.
+        const due = await client.query<{ to_uid: Buffer; seq: string }>(
+          `SELECT to_uid, seq FROM messages AS m
+           WHERE ts < $1 AND (ts < $2 OR (ts < $3 AND seq <= COALESCE(
+             (SELECT acked_seq FROM inboxes WHERE inboxes.uid = m.to_uid), 0)))
+           ORDER BY ts LIMIT $4
+           FOR UPDATE SKIP LOCKED`,
+          [before, undeliveredBefore, deliveredBefore, limit],
+        );
+        if (due.rows.length === 0) return 0;
+        const inboxes = new Map(due.rows.map((r) => [keyOf(r.to_uid), r.to_uid]));
+        // Their counter rows locked in uid order (as append and ack lock them) before the
+        // delete, so the ack cursor that says which dropped messages were pending holds still.
+        await client.query(
+          'SELECT 1 FROM inboxes WHERE uid = ANY($1::bytea[]) ORDER BY uid FOR UPDATE',
+          [[...inboxes.values()]],
+        );
+        const { rows } = await client.query<{ n: number }>(
+          `WITH dropped AS (
+             DELETE FROM messages AS m USING unnest($1::bytea[], $2::bigint[]) AS t(to_uid, seq)
+             WHERE m.to_uid = t.to_uid AND m.seq = t.seq
+             RETURNING m.to_uid, m.seq, octet_length(m.content) AS bytes),
+           freed AS (
+             SELECT d.to_uid, count(*) AS n, sum(d.bytes) AS bytes
+             FROM dropped AS d JOIN inboxes AS i ON i.uid = d.to_uid
+             WHERE i.counted AND d.seq > i.acked_seq GROUP BY d.to_uid),
+           counted AS (
+             UPDATE inboxes AS i SET pending_messages = GREATEST(i.pending_messages - f.n, 0),
+               pending_bytes = GREATEST(i.pending_bytes - f.bytes, 0)
+             FROM freed AS f WHERE i.uid = f.to_uid)
+           SELECT count(*)::int AS n FROM dropped`,
+          [due.rows.map((r) => r.to_uid), due.rows.map((r) => r.seq)],
+        );
+        return rows[0].n;
+      }),
     );
-    return result.rowCount ?? 0;
   }
 
   async check(): Promise<void> {
@@ -227,7 +288,8 @@ export class PostgresMessageStore implements MessageStore {
     batch: readonly NewMessage[],
     encoded: readonly Encoded[],
     ts: number,
-  ): Promise<AppendResult[]> {
+    quotas: MessageQuotas | undefined,
+  ): Promise<AppendOutcome[]> {
     // The first of each (from, clientMsgId) in the batch; later ones are its duplicates.
     const first = new Map<string, number>();
     encoded.forEach((e, i) => {
@@ -247,19 +309,45 @@ export class PostgresMessageStore implements MessageStore {
     if (fresh.length === 0) {
       return batch.map((_, i) => ({ message: existing.get(encoded[i].key)!, duplicate: true }));
     }
-    const nextSeq = await this.reserveSeqs(
-      client,
-      fresh.map((i) => encoded[i].to),
-    );
+    let refused: Map<number, AppendRefusal> | undefined;
+    let accepted = fresh;
+    // Content bytes by batch index of the new ones, when inbox quotas keep their inboxes' counts.
+    let sizes: number[] | undefined;
+    if (quotas !== undefined) {
+      const bytes: number[] = [];
+      for (const i of fresh) bytes[i] = contentBytes(batch[i].content);
+      refused = await this.admit(client, quotas, encoded, fresh, bytes, ts);
+      accepted = fresh.filter((i) => !refused!.has(i));
+      if (limitsInboxes(quotas)) sizes = accepted.map((i) => bytes[i]);
+    }
+    const nextSeq =
+      accepted.length === 0
+        ? new Map<string, number>()
+        : await this.reserveSeqs(
+            client,
+            accepted.map((i) => encoded[i].to),
+            sizes,
+          );
 
-    const results: AppendResult[] = [];
+    const results: AppendOutcome[] = [];
     const added: { e: Encoded; message: StoredMessage }[] = [];
     for (let i = 0; i < batch.length; i++) {
       const e = encoded[i];
       const j = first.get(e.key)!;
-      const earlier = existing.get(e.key) ?? (j < i ? results[j].message : undefined);
-      if (earlier) {
-        results.push({ message: earlier, duplicate: true });
+      const stored = existing.get(e.key);
+      if (stored !== undefined) {
+        results.push({ message: stored, duplicate: true });
+        continue;
+      }
+      if (j < i) {
+        // A resend within the batch shares the fate of its first copy.
+        const earlier = results[j];
+        results.push(earlier.refused ? earlier : { message: earlier.message, duplicate: true });
+        continue;
+      }
+      const refusal = refused?.get(i);
+      if (refusal !== undefined) {
+        results.push(refusal);
         continue;
       }
       const inbox = keyOf(e.to);
@@ -270,6 +358,7 @@ export class PostgresMessageStore implements MessageStore {
       results.push({ message, duplicate: false });
       added.push({ e, message });
     }
+    if (added.length === 0) return results;
     // Inserted in (from, clientMsgId) order: two batches waiting on each other's
     // uncommitted keys in opposite orders would deadlock.
     const inserted = await client.query(
@@ -294,28 +383,176 @@ export class PostgresMessageStore implements MessageStore {
   }
 
   /**
+   * Checks the batch's new messages (batch indexes `fresh`, in order; `sizes` by batch index)
+   * against the quotas, with the counts read under row locks taken for the rest of the
+   * transaction: the senders' day rows, then the inbox rows, each in uid order (every append
+   * locks in this order; ack and prune lock inbox rows only), so appends on several nodes
+   * serialize per sender and per inbox and never deadlock. Writes the senders' new day
+   * counts; reserveSeqs adds the accepted messages to the inbox counts. Returns the refused.
+   */
+  private async admit(
+    client: PoolClient,
+    quotas: MessageQuotas,
+    encoded: readonly Encoded[],
+    fresh: readonly number[],
+    sizes: readonly number[],
+    now: number,
+  ): Promise<Map<number, AppendRefusal>> {
+    const today = utcDay(now);
+    const senders = limitsSenders(quotas)
+      ? await this.lockSenders(
+          client,
+          fresh.map((i) => encoded[i].from),
+          today,
+        )
+      : undefined;
+    const inboxes = limitsInboxes(quotas)
+      ? await this.lockInboxes(
+          client,
+          fresh.map((i) => encoded[i].to),
+        )
+      : undefined;
+    const refused = new Map<number, AppendRefusal>();
+    const counted = new Map<string, { uid: Buffer; day: SenderDay }>();
+    for (const i of fresh) {
+      const bytes = sizes[i];
+      const { from, to } = encoded[i];
+      const sender = senders && senderDayAsOf(senders.get(keyOf(from)), today);
+      const inbox = inboxes?.get(keyOf(to));
+      const refusal = checkQuotas(quotas, bytes, sender, inbox, now);
+      if (refusal !== undefined) {
+        refused.set(i, refusal);
+        continue;
+      }
+      if (inbox) addUsage(inbox, bytes);
+      if (senders && sender) {
+        addUsage(sender, bytes);
+        senders.set(keyOf(from), sender);
+        counted.set(keyOf(from), { uid: from, day: sender });
+      }
+    }
+    if (counted.size > 0) {
+      const rows = [...counted.values()];
+      await client.query(
+        `UPDATE sender_days AS s SET day = t.day, messages = t.messages, bytes = t.bytes
+         FROM unnest($1::bytea[], $2::int[], $3::bigint[], $4::bigint[])
+           AS t(uid, day, messages, bytes)
+         WHERE s.uid = t.uid`,
+        [
+          rows.map((r) => r.uid),
+          rows.map((r) => r.day.day),
+          rows.map((r) => r.day.messages),
+          rows.map((r) => r.day.bytes),
+        ],
+      );
+    }
+    return refused;
+  }
+
+  /** Locks (creating at 0 when missing) the senders' day rows in uid order; returns them. */
+  private async lockSenders(
+    client: PoolClient,
+    uids: readonly Buffer[],
+    today: number,
+  ): Promise<Map<string, SenderDay>> {
+    const { rows } = await client.query<{
+      uid: Buffer;
+      day: number;
+      messages: string;
+      bytes: string;
+    }>(
+      `INSERT INTO sender_days AS s (uid, day, messages, bytes)
+       SELECT u, $2::int, 0, 0 FROM unnest($1::bytea[]) AS u ORDER BY u
+       ON CONFLICT (uid) DO UPDATE SET day = s.day
+       RETURNING uid, day, messages, bytes`,
+      [distinct(uids), today],
+    );
+    return new Map(
+      rows.map((r) => [
+        keyOf(r.uid),
+        { day: r.day, messages: Number(r.messages), bytes: Number(r.bytes) },
+      ]),
+    );
+  }
+
+  /**
+   * Locks (creating empty when missing) the inbox counter rows in uid order; returns their
+   * counts, made from the messages first where they are not kept (stale).
+   */
+  private async lockInboxes(
+    client: PoolClient,
+    uids: readonly Buffer[],
+  ): Promise<Map<string, Usage>> {
+    type Row = { uid: Buffer; pending_messages: string; pending_bytes: string; counted: boolean };
+    const { rows } = await client.query<Row>(
+      `INSERT INTO inboxes AS i (uid, last_seq, counted)
+       SELECT u, 0, true FROM unnest($1::bytea[]) AS u ORDER BY u
+       ON CONFLICT (uid) DO UPDATE SET last_seq = i.last_seq
+       RETURNING uid, pending_messages, pending_bytes, counted`,
+      [distinct(uids)],
+    );
+    const stale = rows.filter((r) => !r.counted).map((r) => r.uid);
+    const recounted =
+      stale.length === 0
+        ? []
+        : (
+            await client.query<Row>(
+              `UPDATE inboxes AS i SET (pending_messages, pending_bytes, counted) = (
+                 SELECT count(*), coalesce(sum(octet_length(m.content)), 0), true
+                 FROM messages AS m WHERE m.to_uid = i.uid AND m.seq > i.acked_seq)
+               WHERE i.uid = ANY($1::bytea[])
+               RETURNING uid, pending_messages, pending_bytes, counted`,
+              [stale],
+            )
+          ).rows;
+    return new Map(
+      [...rows.filter((r) => r.counted), ...recounted].map((r) => [
+        keyOf(r.uid),
+        { messages: Number(r.pending_messages), bytes: Number(r.pending_bytes) },
+      ]),
+    );
+  }
+
+  /**
    * Takes `uids.length` seqs (one per entry) from the inboxes' counter rows, which stay
-   * locked until the transaction ends; returns each inbox's first new seq. Rows are
-   * locked in uid order (inserted in the SELECT's order), so batches sharing inboxes
-   * wait for each other instead of deadlocking.
+   * locked until the transaction ends; returns each inbox's first new seq. With `sizes`
+   * (the entries' content bytes; lockInboxes made the counts valid) the messages are added
+   * to the inboxes' counts, else the counts are marked stale. Rows are locked in uid order
+   * (inserted in the SELECT's order), so batches sharing inboxes wait for each other
+   * instead of deadlocking.
    */
   private async reserveSeqs(
     client: PoolClient,
     uids: readonly Buffer[],
+    sizes: readonly number[] | undefined,
   ): Promise<Map<string, number>> {
-    const counts = new Map<string, { uid: Buffer; n: number }>();
-    for (const uid of uids) {
+    const counts = new Map<string, { uid: Buffer; n: number; bytes: number }>();
+    uids.forEach((uid, k) => {
+      const bytes = sizes === undefined ? 0 : sizes[k];
       const inbox = counts.get(keyOf(uid));
-      if (inbox) inbox.n++;
-      else counts.set(keyOf(uid), { uid, n: 1 });
-    }
+      if (inbox) {
+        inbox.n++;
+        inbox.bytes += bytes;
+      } else counts.set(keyOf(uid), { uid, n: 1, bytes });
+    });
     const inboxes = [...counts.values()];
     const { rows } = await client.query<{ uid: Buffer; last_seq: string }>(
-      `INSERT INTO inboxes AS i (uid, last_seq)
-       SELECT * FROM unnest($1::bytea[], $2::bigint[]) AS t(uid, n) ORDER BY uid
-       ON CONFLICT (uid) DO UPDATE SET last_seq = i.last_seq + EXCLUDED.last_seq
-       RETURNING uid, last_seq`,
-      [inboxes.map((c) => c.uid), inboxes.map((c) => c.n)],
+      sizes === undefined
+        ? `INSERT INTO inboxes AS i (uid, last_seq)
+           SELECT * FROM unnest($1::bytea[], $2::bigint[]) AS t(uid, n) ORDER BY uid
+           ON CONFLICT (uid) DO UPDATE SET last_seq = i.last_seq + EXCLUDED.last_seq,
+             counted = false
+           RETURNING uid, last_seq`
+        : `INSERT INTO inboxes AS i (uid, last_seq, pending_messages, pending_bytes, counted)
+           SELECT t.uid, t.n, t.n, t.bytes, true
+           FROM unnest($1::bytea[], $2::bigint[], $3::bigint[]) AS t(uid, n, bytes) ORDER BY uid
+           ON CONFLICT (uid) DO UPDATE SET last_seq = i.last_seq + EXCLUDED.last_seq,
+             pending_messages = i.pending_messages + EXCLUDED.pending_messages,
+             pending_bytes = i.pending_bytes + EXCLUDED.pending_bytes
+           RETURNING uid, last_seq`,
+      sizes === undefined
+        ? [inboxes.map((c) => c.uid), inboxes.map((c) => c.n)]
+        : [inboxes.map((c) => c.uid), inboxes.map((c) => c.n), inboxes.map((c) => c.bytes)],
     );
     const next = new Map<string, number>();
     for (const row of rows) {

@@ -38,4 +38,22 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
             acked_seq bigint NOT NULL DEFAULT 0
           );`,
   },
+  {
+    // Quotas: each inbox's messages above its ack cursor and their bytes, valid while `counted`
+    // (nodes not checking inbox quotas only mark it stale; an append that needs it counts the
+    // messages again), and each sender's counts for the current UTC day. Constant defaults: no
+    // table rewrite. A node of version 1 neither keeps nor marks the counts: turn inbox quotas
+    // on once every node runs version 2.
+    version: 2,
+    sql: `ALTER TABLE inboxes
+            ADD COLUMN pending_messages bigint NOT NULL DEFAULT 0,
+            ADD COLUMN pending_bytes bigint NOT NULL DEFAULT 0,
+            ADD COLUMN counted boolean NOT NULL DEFAULT false;
+          CREATE TABLE sender_days (
+            uid bytea PRIMARY KEY,
+            day integer NOT NULL,
+            messages bigint NOT NULL,
+            bytes bigint NOT NULL
+          );`,
+  },
 ];

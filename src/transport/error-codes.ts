@@ -21,6 +21,12 @@ export const ErrorCode = {
   UnknownRecipient: 'unknown-recipient',
   /** The message store failed (unreachable, timed out): retry the request later. */
   StoreUnavailable: 'store-unavailable',
+  /** SEND content over messaging.maxContentBytes: not stored; resending cannot help. */
+  ContentTooLarge: 'content-too-large',
+  /** The recipient has messaging.maxInboxMessages / maxInboxBytes unacknowledged: not stored. */
+  InboxFull: 'inbox-full',
+  /** The sender's messaging.maxSender*PerDay is used up: not stored; body has retryAfterMs. */
+  DailyQuotaExceeded: 'daily-quota-exceeded',
   InternalError: 'internal-error',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -11,9 +11,11 @@ const FORBIDDEN_MESSAGE = 'Forbidden resource';
  */
 export function toErrorReply(err: unknown): { body: ErrorBody; close: boolean } {
   if (typeof err === 'object' && err !== null) {
-    const e = err as { code?: unknown; message?: unknown; close?: unknown };
+    const e = err as { code?: unknown; message?: unknown; close?: unknown; retryAfterMs?: unknown };
     if (typeof e.code === 'string' && typeof e.message === 'string') {
-      return { body: { code: e.code, message: e.message }, close: e.close === true };
+      const body: ErrorBody = { code: e.code, message: e.message };
+      if (typeof e.retryAfterMs === 'number') body.retryAfterMs = e.retryAfterMs;
+      return { body, close: e.close === true };
     }
     if (e.message === FORBIDDEN_MESSAGE) {
       return { body: { code: ErrorCode.Forbidden, message: FORBIDDEN_MESSAGE }, close: false };

@@ -4,6 +4,8 @@ import { RpcException } from '@nestjs/microservices';
 export interface ErrorBody {
   code: string;
   message: string;
+  /** A refusal that ends by itself (a quota): ms until the request may succeed. */
+  retryAfterMs?: number;
 }
 
 /**
@@ -16,7 +18,13 @@ export class LonglinkException extends RpcException {
     readonly code: string,
     message: string,
     readonly close = false,
+    /** Carried in the ERROR body: when the refusal ends (e.g. daily-quota-exceeded). */
+    readonly retryAfterMs?: number,
   ) {
-    super({ code, message, close });
+    super(
+      retryAfterMs === undefined
+        ? { code, message, close }
+        : { code, message, close, retryAfterMs },
+    );
   }
 }
