@@ -25,6 +25,7 @@ export { LONGLINK_CONFIG } from './config/config.constants.js';
 // The transport
 export { LONGLINK_TRANSPORT, LonglinkServer } from './transport/longlink.server.js';
 export type { LonglinkEvents, LonglinkServerOptions } from './transport/longlink.server.js';
+export type { ProxyProtocolOptions } from './transport/proxy-gate.js';
 export { LonglinkContext } from './transport/longlink.context.js';
 export type { ConnectionUser, LonglinkConnection } from './transport/connection.js';
 export type { TransportHooks } from './transport/transport-hooks.js';
@@ -45,8 +46,10 @@ export { SessionService } from './session/session.service.js';
 export { SessionUser } from './session/session-user.js';
 export type { LoginEvent, LogoutEvent } from './session/session.events.js';
 
-// Access lists and tokens
+// Access lists, rate limits and tokens
 export { AccessListService } from './guards/access-list.service.js';
+export { RateLimit } from './limits/rate-limit.decorator.js';
+export type { RateLimitOptions } from './limits/rate-limit.decorator.js';
 export { mintToken } from './auth/token.factory.js';
 export type { MintTokenOptions } from './auth/token.factory.js';
 
@@ -56,4 +59,12 @@ export { MessagingService } from './messaging/messaging.service.js';
 export { MESSAGE_STORE } from './messaging/message.store.js';
 export type { MessageStore } from './messaging/message.store.js';
 export type { MessageStoredEvent } from './messaging/message-events.js';
-export type { AppendResult, NewMessage, StoredMessage } from './messaging/message.types.js';
+export type {
+  AppendOutcome,
+  AppendRefusal,
+  AppendResult,
+  MessageQuotas,
+  NewMessage,
+  QuotaCode,
+  StoredMessage,
+} from './messaging/message.types.js';

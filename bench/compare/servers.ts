@@ -35,12 +35,20 @@ export const MOSQUITTO_BIN = [
 ];
 
 export type SystemName =
-  'longlink' | 'longlink-sqlite' | 'longlink-ws' | 'relay' | 'mosquitto' | 'aedes' | 'socketio';
+  | 'longlink'
+  | 'longlink-sqlite'
+  | 'longlink-ws'
+  | 'longlink-limits'
+  | 'relay'
+  | 'mosquitto'
+  | 'aedes'
+  | 'socketio';
 
 export const ALL_SYSTEMS: SystemName[] = [
   'longlink',
   'longlink-sqlite',
   'longlink-ws',
+  'longlink-limits',
   'relay',
   'mosquitto',
   'aedes',
@@ -78,6 +86,13 @@ export const SYSTEMS: Record<SystemName, SystemInfo> = {
     protocol: 'longlink-ws',
     node: true,
     scale: true,
+  },
+  'longlink-limits': {
+    name: 'longlink-limits',
+    label: 'longlink with rate rules on (memory store)',
+    protocol: 'longlink',
+    node: true,
+    scale: false,
   },
   relay: {
     name: 'relay',
@@ -307,6 +322,18 @@ function known(wanted: Tree, defaults: Tree, path: string, dropped: string[]): T
   return out;
 }
 
+/**
+ * longlink-limits: token buckets on every key kind, each counting every frame a
+ * message costs (SEND, PUSH_ACK), at rates no run reaches: what the checks cost
+ * when they admit, which is what they do for honest traffic.
+ */
+const BENCH_RATE_RULES = [
+  { name: 'frames-per-user', per: 'user', ops: ['*'], ratePerSecond: 1e9, burst: 1e9 },
+  { name: 'send-per-user', per: 'user', ops: ['SEND'], ratePerSecond: 1e9, burst: 1e9 },
+  { name: 'frames-per-connection', per: 'connection', ops: ['*'], ratePerSecond: 1e9, burst: 1e9 },
+  { name: 'frames-per-ip', per: 'ip', ops: ['*'], ratePerSecond: 1e9, burst: 1e9 },
+];
+
 /** Keys of bench/compare.config.yaml this build of longlink does not know (and so left out). */
 export const droppedConfigKeys: string[] = [];
 
@@ -319,6 +346,7 @@ function longlinkConfig(
   dir: string,
   store: 'memory' | 'sqlite',
   cluster?: ClusterNodeConfig,
+  withRateRules = false,
 ): string {
   const file = join(dir, 'longlink.yaml');
   const wanted = parseYaml(
@@ -337,7 +365,13 @@ function longlinkConfig(
     readFileSync(join(longlinkRoot, 'config', 'default.yaml'), 'utf8'),
   ) as Tree;
   const dropped: string[] = [];
-  writeFileSync(file, stringifyYaml(known(wanted, defaults, '', dropped)));
+  const config = known(wanted, defaults, '', dropped);
+  // Added after the filter: it keeps only keys the defaults have, and the default list is empty.
+  if (withRateRules) {
+    if (!('limits' in defaults)) throw new Error('this longlink build has no rate rules (limits)');
+    config.limits = { rules: BENCH_RATE_RULES };
+  }
+  writeFileSync(file, stringifyYaml(config));
   const missing = dropped.filter((k) => /^(cluster|messaging\.postgres)\./.test(k));
   if (cluster && missing.length)
     throw new Error(`this longlink build has no cluster mode (unknown: ${missing.join(', ')})`);
@@ -383,6 +417,7 @@ export async function startServer(system: SystemInfo, opts: StartOptions): Promi
     case 'longlink':
     case 'longlink-sqlite':
     case 'longlink-ws':
+    case 'longlink-limits':
       argv = [node, ...nodeFlags, join(longlinkRoot, 'dist/main.js')];
       Object.assign(env, {
         // Over WebSocket the generator dials the HTTP port (/ws): that is the port measured.
@@ -392,6 +427,7 @@ export async function startServer(system: SystemInfo, opts: StartOptions): Promi
           dir,
           system.name === 'longlink-sqlite' ? 'sqlite' : 'memory',
           opts.cluster,
+          system.name === 'longlink-limits',
         ),
         LONGLINK_DATA_DIR: dir,
         LONGLINK_HEARTBEAT_INTERVAL_MS: String(opts.heartbeatMs),

@@ -6,6 +6,7 @@ import { LonglinkValidationPipe } from '../common/longlink-validation.pipe.js';
 import { AccessListService } from '../guards/access-list.service.js';
 import { SessionService } from '../session/session.service.js';
 import { LoginThrottleService } from '../guards/login-throttle.service.js';
+import { RateRulesHook } from '../limits/rate-rules.hook.js';
 import { ErrorCode, KickReason } from '../transport/error-codes.js';
 import { LonglinkException } from '../transport/longlink.exception.js';
 import { LonglinkContext } from '../transport/longlink.context.js';
@@ -27,6 +28,7 @@ export class LoginController {
     private readonly access: AccessListService,
     private readonly sessions: SessionService,
     private readonly throttle: LoginThrottleService,
+    private readonly rateRules: RateRulesHook,
     @Inject(LONGLINK_CONFIG) private readonly config: LonglinkConfig,
   ) {
     const { rateLimit, server, messaging } = config;
@@ -68,6 +70,9 @@ export class LoginController {
       throw err;
     }
     this.access.assertUserAllowed(uid);
+    // Cluster mode with per-user rate rules: the user's spending on other nodes comes along.
+    const seeded = this.rateRules.seedUser(uid);
+    if (seeded !== undefined) await seeded;
     this.sessions.login(conn, uid, body.lastSeq);
     const { intervalMs, timeoutMs } = this.config.heartbeat;
     return {
@@ -75,8 +80,15 @@ export class LoginController {
       heartbeatIntervalMs: intervalMs,
       heartbeatTimeoutMs: timeoutMs,
       serverTimeMs: Date.now(),
-      limits: this.limits,
+      limits: this.withRules(),
     };
+  }
+
+  /** The limits, with the rate rules once they are compiled (at module init, after this constructor). */
+  private withRules(): LoginLimits {
+    const rules = this.rateRules.announced;
+    if (rules.length > 0 && this.limits.rules === undefined) this.limits.rules = rules;
+    return this.limits;
   }
 
   @MessagePattern('logout', { op: Op.LOGOUT })

@@ -38,4 +38,16 @@ export interface LoginLimits {
   maxBytes: number;
   /** Un-acked pushes the server keeps in flight to this connection. */
   pushWindow: number;
+  /** The rate rules (token buckets) that count this connection's frames; absent when none. */
+  rules?: readonly AnnouncedRateRule[];
+}
+
+/** A rate rule as clients see it: enough to keep to it (docs/PROTOCOL.md §4.1). */
+export interface AnnouncedRateRule {
+  name: string;
+  per: 'connection' | 'user' | 'ip';
+  /** The ops it counts: "*", or op numbers and inclusive [from, to] ranges. */
+  ops: '*' | (number | [number, number])[];
+  ratePerSecond: number;
+  burst: number;
 }

@@ -52,6 +52,23 @@ describe('FramePacer', () => {
     for (let i = 3; i < sent.length; i++) expect(sent[i].at - sent[i - 3].at).toBeGreaterThan(100);
   });
 
+  it('spaces frames out for a while after a token bucket refused one, then goes back to the window', () => {
+    pacer.setBudget({ frames: 100, intervalMs: 1000 });
+    pacer.send(new Frame('first'));
+    pacer.spaceOut(50, 500);
+    for (let i = 0; i < 20; i++) pacer.send(new Frame(`f${i}`));
+    jest.advanceTimersByTime(400);
+    // One frame per 50 ms while spaced (the first of them 50 ms after the last send).
+    expect(sent.map((s) => s.label)).toEqual([
+      'first',
+      ...Array.from({ length: 8 }, (_, i) => `f${i}`),
+    ]);
+    for (let i = 2; i < sent.length; i++) expect(sent[i].at - sent[i - 1].at).toBe(50);
+    jest.advanceTimersByTime(200);
+    // The spacing has ended: the rest leave at the window's pace, at once.
+    expect(sent).toHaveLength(21);
+  });
+
   it('counts frames sent before the budget was known (the LOGIN)', () => {
     pacer.send(new Frame('login'));
     pacer.setBudget({ frames: 2, intervalMs: 100 });

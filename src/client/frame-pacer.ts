@@ -7,6 +7,14 @@ import type { ServerLimits } from './server-bodies.js';
  */
 export const PACING_SHARE = 0.9;
 
+/** Per-op waits beside the window (the server's token buckets: RulePacer). */
+export interface OpPacer {
+  /** How long a frame of `op` must wait (0: it may go now). */
+  delayFor(op: number, now: number): number;
+  /** A frame of `op` left. */
+  take(op: number, now: number): void;
+}
+
 /** Frames and bytes the pacer lets out per window: PACING_SHARE of what the server announced. */
 export interface PaceBudget {
   frames: number;
@@ -45,10 +53,25 @@ export class FramePacer<Frame extends { readonly length: number }> {
   /** Resent frames at the head of the queue, in the order they were refused. */
   private resends = 0;
   private pausedUntil = 0;
+  /** Until then, at least `gapMs` between frames (a token bucket refused one: see spaceOut). */
+  private spacedUntil = 0;
+  private gapMs = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
 
-  constructor(private readonly write: (frame: Frame) => void) {}
+  private rules: OpPacer | undefined;
+
+  /** `opOf`: a frame's op, for the rate rules (setRules); without it they are not applied. */
+  constructor(
+    private readonly write: (frame: Frame) => void,
+    private readonly opOf?: (frame: Frame) => number,
+  ) {}
+
+  /** The server's token buckets, mirrored (from the LOGIN reply), or undefined for none. */
+  setRules(rules: OpPacer | undefined): void {
+    this.rules = rules;
+    this.drain();
+  }
 
   /** Frames waiting for the window to slide. */
   get waiting(): number {
@@ -87,6 +110,16 @@ export class FramePacer<Frame extends { readonly length: number }> {
     this.reschedule(ms);
   }
 
+  /**
+   * Keeps `gapMs` between frames for the next `forMs`: a token bucket of the server (a rate rule)
+   * refused a frame, and its retryAfterMs, the time to its next token, is about one frame's
+   * share of its rate. Frames sent at the announced window's pace would be refused again.
+   */
+  spaceOut(gapMs: number, forMs: number): void {
+    this.gapMs = Math.max(this.gapMs, gapMs);
+    this.spacedUntil = Date.now() + forMs;
+  }
+
   /** Drops what waits: the connection is gone. */
   stop(): void {
     this.stopped = true;
@@ -100,13 +133,19 @@ export class FramePacer<Frame extends { readonly length: number }> {
     if (this.stopped || this.timer !== undefined) return;
     while (this.queue.length > 0) {
       const now = Date.now();
-      const wait = this.delayFor(this.queue[0].length, now);
+      const next = this.queue[0];
+      const op = this.rules !== undefined && this.opOf !== undefined ? this.opOf(next) : -1;
+      const wait = Math.max(
+        this.delayFor(next.length, now),
+        op >= 0 ? this.rules!.delayFor(op, now) : 0,
+      );
       if (wait > 0) {
         this.reschedule(wait);
         return;
       }
       const frame = this.queue.shift() as Frame;
       if (this.resends > 0) this.resends--;
+      if (op >= 0) this.rules!.take(op, now);
       this.record(frame.length, now);
       this.write(frame);
       if (this.stopped) return; // the write closed the connection
@@ -116,6 +155,10 @@ export class FramePacer<Frame extends { readonly length: number }> {
   /** How long the next frame of `size` bytes must wait (0: send it now). */
   private delayFor(size: number, now: number): number {
     if (now < this.pausedUntil) return this.pausedUntil - now;
+    if (now < this.spacedUntil && this.sentAt.length > this.head) {
+      const next = this.sentAt[this.sentAt.length - 1] + this.gapMs;
+      if (next > now) return next - now;
+    } else if (this.gapMs > 0 && now >= this.spacedUntil) this.gapMs = 0;
     const budget = this.budget;
     if (budget === undefined) return 0;
     this.forget(now - budget.intervalMs);

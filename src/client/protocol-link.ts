@@ -1,12 +1,22 @@
-import { FrameDecoder, FrameError, FrameSink, encodeJsonFrame } from '../transport/frame.codec.js';
+import {
+  FrameDecoder,
+  FrameError,
+  FrameSink,
+  OFF_OP,
+  encodeJsonFrame,
+} from '../transport/frame.codec.js';
 import { ErrorCode } from '../transport/error-codes.js';
 import { Op, REPLY_FLAG } from '../transport/op-codes.js';
 import type { ByteTransport, TransportFactory } from './byte-transport.js';
-import { FramePacer, paceBudget } from './frame-pacer.js';
+import { FramePacer, PACING_SHARE, paceBudget } from './frame-pacer.js';
 import { ClientErrorCode, LonglinkClientError } from './longlink-client.error.js';
 import { PendingRequests, opName } from './pending-requests.js';
 import { RateLimitRetry } from './rate-limit-retry.js';
+import { RulePacer } from './rule-pacer.js';
 import { type CodeBody, type ServerLimits, parseCodeBody } from './server-bodies.js';
+
+/** How long the client keeps to a token bucket's pace after one refused a frame. */
+const BUCKET_PACING_MS = 5000;
 
 /** What a link reports to the session above it. */
 export interface ProtocolLinkEvents {
@@ -30,7 +40,10 @@ export interface ProtocolLinkEvents {
 export class ProtocolLink implements FrameSink {
   private readonly decoder: FrameDecoder;
   private readonly pending = new PendingRequests();
-  private readonly pacer = new FramePacer<Buffer>((frame) => this.transport?.write(frame));
+  private readonly pacer = new FramePacer<Buffer>(
+    (frame) => this.transport?.write(frame),
+    (frame) => frame.readUInt32BE(OFF_OP),
+  );
   private readonly retries = new RateLimitRetry();
   private limits: ServerLimits | undefined;
   private transport: ByteTransport | undefined;
@@ -73,6 +86,7 @@ export class ProtocolLink implements FrameSink {
   setLimits(limits: ServerLimits | undefined): void {
     this.limits = limits;
     this.pacer.setBudget(paceBudget(limits));
+    this.pacer.setRules(limits?.rules ? new RulePacer(limits.rules, Date.now()) : undefined);
   }
 
   /**
@@ -160,11 +174,15 @@ export class ProtocolLink implements FrameSink {
     if ((op & REPLY_FLAG) !== 0) {
       this.pending.resolve(seq, body);
     } else if (op === Op.ERROR) {
-      const { code, message, retryAfterMs } = parseCodeBody(body);
-      if (code === ErrorCode.RateLimited && seq !== 0 && this.retryRefused(seq, retryAfterMs)) {
+      const { code, message, retryAfterMs, ratePerSecond } = parseCodeBody(body);
+      if (
+        code === ErrorCode.RateLimited &&
+        seq !== 0 &&
+        this.retryRefused(seq, retryAfterMs, ratePerSecond)
+      ) {
         return;
       }
-      const error = new LonglinkClientError(code, message, true);
+      const error = new LonglinkClientError(code, message, true, undefined, retryAfterMs);
       if (seq === 0 || !this.pending.reject(seq, error)) this.events.onStrayError(error);
     } else if (op === Op.KICK) {
       const kick = parseCodeBody(body);
@@ -198,11 +216,19 @@ export class ProtocolLink implements FrameSink {
    * (retryAfterMs, plus a margin), then the refused frame goes again, ahead of the frames queued
    * after it. False when the refusal stands (retries used up, or a frame not ours).
    */
-  private retryRefused(seq: number, retryAfterMs: number | undefined): boolean {
+  private retryRefused(
+    seq: number,
+    retryAfterMs: number | undefined,
+    bucketRate: number | undefined,
+  ): boolean {
     if (!this.isOpen) return false;
     const retry = this.retries.onRefused(seq, retryAfterMs, this.limits?.intervalMs);
     if (retry === undefined) return false;
     this.pacer.pause(retry.delayMs);
+    // A token bucket (a rate rule) refused it: keep below its refill rate for a while.
+    if (bucketRate !== undefined) {
+      this.pacer.spaceOut(Math.ceil(1000 / (bucketRate * PACING_SHARE)), BUCKET_PACING_MS);
+    }
     this.pacer.resend(retry.frame);
     return true;
   }

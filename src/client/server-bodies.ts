@@ -17,6 +17,17 @@ export interface ServerLimits {
   maxBytes?: number;
   /** Un-acknowledged MSG pushes the server keeps in flight to this connection. */
   pushWindow?: number;
+  /** The server's rate rules (token buckets) that count this connection's frames. */
+  rules?: AnnouncedRule[];
+}
+
+/** One rate rule of the LOGIN reply (docs/PROTOCOL.md §4.1). */
+export interface AnnouncedRule {
+  name: string;
+  /** "*", or op numbers and inclusive [from, to] ranges. */
+  ops: '*' | (number | [number, number])[];
+  ratePerSecond: number;
+  burst: number;
 }
 
 /** The LOGIN reply (docs/PROTOCOL.md §4.1): who the server says we are, and its heartbeat. */
@@ -59,8 +70,14 @@ export interface ReconnectAdvice {
 export interface CodeBody {
   code: string;
   message: string;
-  /** ERROR rate-limited: ms left in the server's window, after which it serves again. */
+  /**
+   * ERROR rate-limited: ms left in the server's window, after which it serves again;
+   * daily-quota-exceeded: ms until the sender's UTC day ends.
+   */
   retryAfterMs?: number;
+  /** ERROR rate-limited by a token bucket (limits.rules, @RateLimit): the rule's name and rate. */
+  limit?: string;
+  ratePerSecond?: number;
 }
 
 // Checked, not cast: a server of another version must fail loudly here, not deep in the app.
@@ -125,7 +142,28 @@ function parseLimits(body: unknown): ServerLimits | undefined {
     const value = positive(key);
     if (value !== undefined) limits[key] = value;
   }
+  const rules = Array.isArray(f.rules) ? f.rules.map(parseRule).filter((r) => r !== undefined) : [];
+  if (rules.length > 0) limits.rules = rules;
   return limits;
+}
+
+/** A rule this client can keep to, or undefined (then it is left to the refusals). */
+function parseRule(body: unknown): AnnouncedRule | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const f = body as Fields;
+  const { name, ops, ratePerSecond, burst } = f;
+  if (typeof ratePerSecond !== 'number' || !(ratePerSecond > 0)) return undefined;
+  if (typeof burst !== 'number' || !(burst >= 1)) return undefined;
+  const isOp = (o: unknown) =>
+    typeof o === 'number' ||
+    (Array.isArray(o) && o.length === 2 && o.every((x) => typeof x === 'number'));
+  if (ops !== '*' && !(Array.isArray(ops) && ops.every(isOp))) return undefined;
+  return {
+    name: typeof name === 'string' ? name : '',
+    ops: ops as AnnouncedRule['ops'],
+    ratePerSecond,
+    burst,
+  };
 }
 
 export function parseInboxMessage(body: unknown): InboxMessage {
@@ -165,6 +203,10 @@ export function parseCodeBody(body: unknown): CodeBody {
   };
   if (typeof f.retryAfterMs === 'number' && f.retryAfterMs >= 0) {
     parsed.retryAfterMs = f.retryAfterMs;
+  }
+  if (typeof f.limit === 'string') parsed.limit = f.limit;
+  if (typeof f.ratePerSecond === 'number' && f.ratePerSecond > 0) {
+    parsed.ratePerSecond = f.ratePerSecond;
   }
   return parsed;
 }

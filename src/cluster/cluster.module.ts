@@ -7,6 +7,7 @@ import { ClusterRedisService } from './cluster-redis.service.js';
 import { ClusterSessionsService } from './cluster-sessions.service.js';
 import { PresenceService } from './presence.service.js';
 import { SharedAbuseService } from './shared-abuse.service.js';
+import { SharedBucketsService } from './shared-buckets.service.js';
 
 /**
  * Cluster mode (imported when cluster.redis.url is set): presence with epochs,
@@ -21,6 +22,7 @@ import { SharedAbuseService } from './shared-abuse.service.js';
     ClusterSessionsService,
     ClusterDeliveryService,
     SharedAbuseService,
+    SharedBucketsService,
   ],
   exports: [ClusterRedisService, PresenceService, ClusterSessionsService],
 })

@@ -36,4 +36,9 @@ export class RedisKeys {
   strikes(kind: string, address: string): string {
     return `${this.prefix}strikes:${kind}:${address}`;
   }
+
+  /** A shared token bucket of a rate rule (rule:kind:id). */
+  bucket(key: string): string {
+    return `${this.prefix}bucket:${key}`;
+  }
 }

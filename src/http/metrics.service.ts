@@ -5,12 +5,14 @@ import { AuthService } from '../auth/auth.service.js';
 import { ClusterRedisService } from '../cluster/cluster-redis.service.js';
 import { LONGLINK_CONFIG } from '../config/config.constants.js';
 import { LonglinkConfig } from '../config/longlink-config.js';
+import { RateRulesHook } from '../limits/rate-rules.hook.js';
 import { DeliveryService } from '../messaging/delivery.service.js';
 import { MessagingService } from '../messaging/messaging.service.js';
 import { SessionService } from '../session/session.service.js';
 import { LonglinkServer } from '../transport/longlink.server.js';
 import { registerMessagingMetrics } from './metrics-messaging.collector.js';
 import { registerNodeMetrics } from './metrics-node.collector.js';
+import { registerRateRuleMetrics } from './metrics-rate-rules.collector.js';
 import { registerTransportMetrics } from './metrics-transport.collector.js';
 
 /** Why an admin request was refused (label of longlink_admin_refused_total). */
@@ -52,6 +54,7 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
       loginResults: auth.loginResults,
     });
     registerMessagingMetrics(this.registry, this.messaging, this.delivery);
+    registerRateRuleMetrics(this.registry, this.moduleRef.get(RateRulesHook, { strict: false }));
     registerNodeMetrics(this.registry, this.server, {
       node: cluster.nodeId,
       store: this.config.messaging.store,

@@ -11,6 +11,7 @@ import {
 import { WheelEntry } from './idle-wheel.js';
 import { Op } from './op-codes.js';
 import { BudgetedReader, ByteBucket, IpReadState } from './read-budget.js';
+import { TokenBucket } from './token-bucket.js';
 import { TransportStats } from './transport-stats.js';
 
 /** The logged-in identity a connection carries; SessionService attaches richer objects. */
@@ -62,6 +63,8 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry, Bud
   /** Packets counted in the current rate window, and when it started. */
   packets = 0;
   packetsWindowStart = 0;
+  /** The token buckets of the rate rules this connection counts against, by rule index (see RateRulesHook). */
+  rateBuckets: (TokenBucket | undefined)[] | null = null;
 
   flushQueued = false;
   wheelSlot = -1;

@@ -117,4 +117,46 @@ describe('LonglinkClient pacing', () => {
       expect(seen).toEqual([expect.objectContaining({ msgId: ack.msgId, content: 'once' })]);
     });
   });
+
+  describe('under a per-user token bucket (limits.rules)', () => {
+    // The SDK mirrors the announced buckets; a refusal (a bucket shared with another
+    // connection) falls back to retryAfterMs and the rule's pace (src/client/protocol-link.ts).
+    let gw: TestGateway;
+    const pool = new ClientPool(() => gw);
+
+    beforeAll(async () => {
+      gw = await startGateway({
+        limits: {
+          rules: [
+            { name: 'send-per-user', per: 'user', ops: ['SEND'], ratePerSecond: 20, burst: 10 },
+          ],
+        },
+      } as never);
+    });
+    afterEach(() => pool.cleanup());
+    afterAll(() => gw.close());
+
+    it('keeps to the rules the LOGIN reply announces: 60 sends, none refused, stored once, in order', async () => {
+      const bob = pool.create('bucket-bob');
+      const seen = collectMessages(bob);
+      await bob.connect();
+      const tap = new FrameTap(gw.port);
+      const alice = await pool.connected('bucket-alice', { transport: tap.factory });
+      expect(alice.session?.limits?.rules).toEqual([
+        { name: 'send-per-user', ops: [MsgOp.SEND], ratePerSecond: 20, burst: 10 },
+      ]);
+      const started = Date.now();
+      const acks = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => alice.sendWithAck('bucket-bob', { n: i })),
+      );
+      expect(acks.map((a) => a.seq)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+      expect(tap.receivedOps(Op.ERROR)).toEqual([]);
+      // 9 at once (90% of the burst), then 18 per second (90% of the rate).
+      expect(Date.now() - started).toBeGreaterThan(2500);
+      await eventually(() => seen.length === 60, 'bob got all 60', 10_000);
+      expect(seen.map((m) => (m.content as { n: number }).n)).toEqual(
+        Array.from({ length: 60 }, (_, i) => i),
+      );
+    }, 20_000);
+  });
 });

@@ -146,6 +146,19 @@ export function toMarkdown(r: RunReport, svgFile: string): string {
       'Throughput and login rate: higher is better for longlink; the others: lower is better.',
     );
   }
+  const plain = r.summary.longlink;
+  const limited = r.summary['longlink-limits'];
+  if (plain?.cpuUsPerMsg != null && limited?.cpuUsPerMsg != null) {
+    const delta = limited.cpuUsPerMsg - plain.cpuUsPerMsg;
+    lines.push('', '## Cost of the rate rules (limits.rules)', '');
+    lines.push(
+      `Four token buckets (per user on every op, per user on SEND, per connection and per IP on every op), ` +
+        `none reached: server µs CPU/msg ${f(plain.cpuUsPerMsg)} without, ${f(limited.cpuUsPerMsg)} with, ` +
+        `${delta >= 0 ? '+' : ''}${f(delta, 2)} µs per message; a message is at least one frame checked ` +
+        `(its SEND; the recipient's cumulative PUSH_ACKs add less than one), so that is at most as much per frame. ` +
+        `Closed loop, same run; CPU per message does not move with this machine's CPU steal, msgs/s does.`,
+    );
+  }
   if (r.targets.length) {
     lines.push('', '## Targets for longlink', '');
     lines.push(

@@ -9,6 +9,7 @@ const COLORS: Record<SystemName, string> = {
   longlink: '#d62728',
   'longlink-sqlite': '#ff9896',
   'longlink-ws': '#e377c2',
+  'longlink-limits': '#8c564b',
   relay: '#7f7f7f',
   mosquitto: '#1f77b4',
   aedes: '#2ca02c',
