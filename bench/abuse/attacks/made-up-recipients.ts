@@ -70,8 +70,8 @@ export const madeUpRecipients: Attack = async (ctx) => {
     }
     await sleep(100); // the last answers
     served += client.replies - 1; // but the LOGIN's
-    tally.add(client);
     client.destroy();
+    tally.add(client);
   }
   const seconds = (Date.now() - started) / 1000;
   const allowed = Math.ceil((rule.burst + rule.ratePerSecond * seconds) * 1.1);
