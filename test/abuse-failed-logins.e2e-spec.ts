@@ -1,12 +1,13 @@
-import { Socket, connect } from 'node:net';
 import { SignJWT } from 'jose';
 import { LonglinkConfigOverrides } from '../src/config/config.loader';
 import { SessionService } from '../src/session/session.service';
-import { FrameDecoder, encodeJsonFrame } from '../src/transport/frame.codec';
+import { encodeJsonFrame } from '../src/transport/frame.codec';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { HeartbeatProbe, LatencyStats, formatStats } from './support/fuzzer';
+import { forgedToken } from './support/forged-token';
+import { RawFrame, RawPeer } from './support/raw-peer';
 import { TestGateway, startGateway } from './support/test-gateway';
-import { sleep, until } from './support/wait';
+import { sleep } from './support/wait';
 
 /**
  * Abuse: token guessing. After auth.maxFailedLogins failed logins from one IP
@@ -21,77 +22,12 @@ const WINDOW_MS = 5000;
 const BAN_MS = 1500;
 const P99_BOUND_MS = 200;
 const LOGIN_REPLY = (Op.LOGIN | REPLY_FLAG) >>> 0;
-const FORGED_SECRET = new TextEncoder().encode('not-the-gateway-secret-but-just-as-long');
-
-/** A token with a valid shape and claims, signed with the wrong secret. */
-function forgedToken(uid: string): Promise<string> {
-  return new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(uid)
-    .setIssuedAt()
-    .setExpirationTime('1h')
-    .sign(FORGED_SECRET);
-}
-
-interface Answer {
-  op: number;
-  seq: number;
-  code?: string;
-}
 
 /** A raw client from a chosen source address. */
-class Client {
-  readonly answers: Answer[] = [];
-  bytes = 0;
-  closed = false;
-  private seq = 0;
-  readonly done: Promise<void>;
-
-  private constructor(readonly socket: Socket) {
-    const decoder = new FrameDecoder(
-      {
-        onFrame: (op, seq, body) => {
-          const code =
-            op === Op.ERROR || op === Op.KICK ? JSON.parse(body.toString()).code : undefined;
-          this.answers.push({ op, seq, code });
-        },
-        onFrameError: (err) => {
-          throw err;
-        },
-      },
-      1 << 20,
-    );
-    socket.on('data', (chunk: Buffer) => {
-      this.bytes += chunk.length;
-      decoder.push(chunk);
-    });
-    socket.on('error', () => undefined);
-    this.done = new Promise((resolve) =>
-      socket.on('close', () => {
-        this.closed = true;
-        resolve();
-      }),
-    );
-  }
-
-  static open(port: number, localAddress: string): Promise<Client> {
-    return new Promise((resolve, reject) => {
-      const socket = connect({ port, host: '127.0.0.1', localAddress, noDelay: true });
-      socket.once('connect', () => resolve(new Client(socket)));
-      socket.once('error', reject);
-    });
-  }
-
+class Client extends RawPeer {
   /** Sends LOGIN {token}; resolves with its answer, or undefined if the connection closed first. */
-  async login(token: string, timeoutMs = 3000): Promise<Answer | undefined> {
-    const seq = ++this.seq;
-    this.socket.write(encodeJsonFrame(Op.LOGIN, seq, { token }));
-    await until(
-      () => this.closed || this.answers.some((a) => a.seq === seq),
-      `LOGIN ${seq}`,
-      timeoutMs,
-    );
-    return this.answers.find((a) => a.seq === seq);
+  login(token: string, timeoutMs = 3000): Promise<RawFrame | undefined> {
+    return super.login(token, timeoutMs);
   }
 }
 
@@ -174,7 +110,7 @@ describe('abuse: repeated failed logins', () => {
       expect(third).toEqual({ op: Op.ERROR, seq: 3, code: 'ip-banned' });
       await Promise.race([attacker.done, sleep(2000)]);
       expect(attacker.closed).toBe(true);
-      expect(attacker.answers[attacker.answers.length - 1]).toBe(third);
+      expect(attacker.frames[attacker.frames.length - 1]).toBe(third);
 
       // Refused at accept, before a byte is read: even a valid token cannot get in.
       await expectRefusedAtAccept(t.gw, '127.0.0.2');
@@ -248,7 +184,7 @@ describe('abuse: repeated failed logins', () => {
       const preOpened = await Promise.all([open('127.0.0.6'), open('127.0.0.6')]);
       const guesser = await open('127.0.0.6');
       for (let i = 0; i < MAX_FAILED; i++) await guesser.login(await forgedToken('victim'));
-      expect(guesser.answers.map((a) => a.code).at(-1)).toBe('ip-banned');
+      expect(guesser.frames.map((a) => a.code).at(-1)).toBe('ip-banned');
       const outcomes: string[] = [];
       for (const c of preOpened) {
         const answer = await c.login(await forgedToken('victim'));

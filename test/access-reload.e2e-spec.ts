@@ -1,14 +1,15 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Socket, connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintToken } from '../src/auth/token.factory';
 import { AccessReloadService } from '../src/guards/access-reload.service';
 import { LonglinkConfig } from '../src/config/longlink-config';
 import { SessionService } from '../src/session/session.service';
-import { FrameDecoder, encodeFrame, encodeJsonFrame } from '../src/transport/frame.codec';
+import { encodeFrame } from '../src/transport/frame.codec';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
+import { RawPeer } from './support/raw-peer';
 import { TestGateway, startGateway } from './support/test-gateway';
 import { until } from './support/wait';
 
@@ -34,56 +35,7 @@ const lists = (l: Partial<Lists>): Lists => ({
 });
 
 /** A raw protocol client from a chosen loopback source address. */
-class Client {
-  readonly frames: { op: number; seq: number; code?: string }[] = [];
-  bytes = 0;
-  closed = false;
-  private seq = 0;
-
-  private constructor(readonly socket: Socket) {
-    const decoder = new FrameDecoder(
-      {
-        onFrame: (op, seq, body) => {
-          const code =
-            op === Op.KICK || op === Op.ERROR ? JSON.parse(body.toString()).code : undefined;
-          this.frames.push({ op, seq, code });
-        },
-        onFrameError: (err) => {
-          throw err;
-        },
-      },
-      1 << 20,
-    );
-    socket.on('data', (chunk: Buffer) => {
-      this.bytes += chunk.length;
-      decoder.push(chunk);
-    });
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      this.closed = true;
-    });
-  }
-
-  static open(port: number, localAddress: string): Promise<Client> {
-    return new Promise((resolve, reject) => {
-      const socket = connect({ port, host: '127.0.0.1', localAddress, noDelay: true });
-      socket.once('connect', () => resolve(new Client(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  /** Sends a request and resolves with its answer (or undefined when the connection closed). */
-  async request(op: number, body?: unknown) {
-    const seq = ++this.seq;
-    this.socket.write(body === undefined ? encodeFrame(op, seq) : encodeJsonFrame(op, seq, body));
-    await until(() => this.closed || this.frames.some((f) => f.seq === seq), `answer to ${op}`);
-    return this.frames.find((f) => f.seq === seq);
-  }
-
-  async login(token: string) {
-    return this.request(Op.LOGIN, { token });
-  }
-
+class Client extends RawPeer {
   async heartbeatOk(): Promise<boolean> {
     return (await this.request(Op.HEARTBEAT))?.op === HEARTBEAT_REPLY;
   }

@@ -1,16 +1,17 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { TLSSocket, connect as tlsConnect } from 'node:tls';
-import { SignJWT } from 'jose';
 import { LonglinkConfigOverrides } from '../src/config/config.loader';
 import { LonglinkConnection } from '../src/transport/connection';
 import { FrameDecoder, encodeFrame, encodeJsonFrame } from '../src/transport/frame.codec';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { Endpoint, proxyV1, proxyV2 } from './support/proxy-header';
+import { forgedToken } from './support/forged-token';
+import { RawFrame, RawPeer } from './support/raw-peer';
+import { selfSignedCert } from './support/self-signed-cert';
 import { TestGateway, startGateway } from './support/test-gateway';
 import { sleep, until } from './support/wait';
 
@@ -27,80 +28,15 @@ const STRANGER = '127.0.0.11';
 const HEADER_TIMEOUT_MS = 400;
 const HEARTBEAT_REPLY = (Op.HEARTBEAT | REPLY_FLAG) >>> 0;
 const LOGIN_REPLY = (Op.LOGIN | REPLY_FLAG) >>> 0;
-const FORGED_SECRET = new TextEncoder().encode('not-the-gateway-secret-but-just-as-long');
 
 let nextPort = 40000;
 /** A client endpoint with a port no other test uses, to find its connection on the server. */
 const client = (address: string): Endpoint => ({ address, port: nextPort++ });
 
-interface Frame {
-  op: number;
-  seq: number;
-  code?: string;
-}
-
 /** A raw TCP peer (the balancer, or someone else) that records what the gateway sends. */
-class Peer {
-  readonly frames: Frame[] = [];
-  bytes = 0;
-  closed = false;
-  readonly done: Promise<void>;
-  private seq = 0;
-
-  private constructor(readonly socket: Socket) {
-    const decoder = new FrameDecoder(
-      {
-        onFrame: (op, seq, body) => {
-          const code =
-            op === Op.ERROR || op === Op.KICK ? JSON.parse(body.toString()).code : undefined;
-          this.frames.push({ op, seq, code });
-        },
-        onFrameError: (err) => {
-          throw err;
-        },
-      },
-      1 << 20,
-    );
-    socket.on('data', (chunk: Buffer) => {
-      this.bytes += chunk.length;
-      decoder.push(chunk);
-    });
-    socket.on('error', () => undefined);
-    this.done = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.closed = true;
-        resolve();
-      }),
-    );
-  }
-
-  static open(port: number, from: string, first?: Buffer): Promise<Peer> {
-    return new Promise((resolve, reject) => {
-      const socket = connect({ port, host: '127.0.0.1', localAddress: from, noDelay: true });
-      socket.once('error', reject);
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        const peer = new Peer(socket);
-        if (first) socket.write(first);
-        resolve(peer);
-      });
-    });
-  }
-
-  /** Sends a request; resolves with its answer, or undefined if the connection closed first. */
-  async request(op: number, body?: unknown): Promise<Frame | undefined> {
-    const seq = ++this.seq;
-    this.socket.write(body === undefined ? encodeFrame(op, seq) : encodeJsonFrame(op, seq, body));
-    await until(() => this.closed || this.frames.some((f) => f.seq === seq), `answer ${seq}`);
-    return this.frames.find((f) => f.seq === seq);
-  }
-
+class Peer extends RawPeer {
   async heartbeat(): Promise<void> {
     expect((await this.request(Op.HEARTBEAT))?.op).toBe(HEARTBEAT_REPLY);
-  }
-
-  login(token: string): Promise<Frame | undefined> {
-    return this.request(Op.LOGIN, { token });
   }
 
   /** The gateway closes the socket without sending a byte, whatever else is written. */
@@ -110,19 +46,6 @@ class Peer {
     expect(this.closed).toBe(true);
     expect(this.bytes).toBe(0);
   }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
-
-function forgedToken(uid: string): Promise<string> {
-  return new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(uid)
-    .setIssuedAt()
-    .setExpirationTime('1h')
-    .sign(FORGED_SECRET);
 }
 
 /** A gateway for one describe block, with every connection it accepts recorded. */
@@ -387,18 +310,9 @@ describe('PROXY protocol', () => {
     };
     beforeAll(() => {
       dir = mkdtempSync(join(tmpdir(), 'longlink-proxy-tls-'));
-      const certFile = join(dir, 'cert.pem');
-      const keyFile = join(dir, 'key.pem');
-      execFileSync(
-        'openssl',
-        [
-          ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile],
-          ...['-out', certFile, '-subj', '/CN=localhost', '-days', '1'],
-          ...['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-        ],
-        { stdio: 'pipe' },
-      );
-      cert = readFileSync(certFile);
+      const made = selfSignedCert(dir);
+      cert = made.cert;
+      const { certFile, keyFile } = made;
       overrides.server = { ...overrides.server, tls: { certFile, keyFile } };
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -446,7 +360,7 @@ describe('PROXY protocol', () => {
       async (_how, together) => {
         const erin = client('203.0.113.50');
         const tls = await tlsBehindProxy(proxyV2(erin), together);
-        const frames: Frame[] = [];
+        const frames: RawFrame[] = [];
         const decoder = new FrameDecoder(
           { onFrame: (op, seq) => frames.push({ op, seq }), onFrameError: () => undefined },
           1 << 20,

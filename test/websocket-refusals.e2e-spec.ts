@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LonglinkConfigOverrides } from '../src/config/config.loader';
 import { Op, REPLY_FLAG } from '../src/transport/ops';
 import { HttpTestGateway, startHttpGateway } from './support/http-gateway';
+import { selfSignedCert } from './support/self-signed-cert';
 import { until } from './support/wait';
 import { WsTestClient } from './support/ws-test-client';
 
@@ -173,19 +173,9 @@ describe('WebSocket refusals', () => {
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'longlink-wss-'));
-      const certFile = join(dir, 'cert.pem');
-      const keyFile = join(dir, 'key.pem');
       // Self-signed for localhost / 127.0.0.1, one day (as test/tls.e2e-spec.ts makes it).
-      execFileSync(
-        'openssl',
-        [
-          ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile],
-          ...['-out', certFile, '-subj', '/CN=localhost', '-days', '1'],
-          ...['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-        ],
-        { stdio: 'pipe' },
-      );
-      ca = readFileSync(certFile);
+      const { certFile, keyFile, cert } = selfSignedCert(dir);
+      ca = cert;
       h = await startHttpGateway({ server: { tls: { certFile, keyFile } } });
     });
     afterAll(async () => {

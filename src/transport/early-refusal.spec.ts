@@ -1,30 +1,5 @@
-import { Server as NetServer } from 'node:net';
+import { fakeClientHandle, fakeListenServer } from '../../test/support/fake-listen-handle';
 import { EarlyRefusal } from './early-refusal.js';
-
-/** A stand-in for a listening net.Server, with the internal handle shape or without. */
-function fakeServer(withHandle: boolean) {
-  const passed: unknown[] = [];
-  const handle = {
-    onconnection(_err: number, client: unknown) {
-      passed.push(client);
-    },
-  };
-  const server = (withHandle ? { _handle: handle } : {}) as unknown as NetServer;
-  return { server, handle, passed };
-}
-
-function client(address: string) {
-  return {
-    closed: false,
-    getpeername(out: { address?: string }) {
-      out.address = address;
-      return 0;
-    },
-    close() {
-      this.closed = true;
-    },
-  };
-}
 
 describe('EarlyRefusal', () => {
   const refused: string[] = [];
@@ -36,12 +11,12 @@ describe('EarlyRefusal', () => {
   beforeEach(() => refused.splice(0));
 
   it('closes refused handles before Node sees them, passes the rest on', () => {
-    const { server, handle, passed } = fakeServer(true);
+    const { server, handle, passed } = fakeListenServer(true);
     const e = early();
     e.install(server);
     expect(e.active).toBe(true);
-    const bad = client('10.0.0.1');
-    const good = client('10.0.0.2');
+    const bad = fakeClientHandle('10.0.0.1');
+    const good = fakeClientHandle('10.0.0.2');
     handle.onconnection(0, bad);
     handle.onconnection(0, good);
     expect(bad.closed).toBe(true);
@@ -50,21 +25,21 @@ describe('EarlyRefusal', () => {
   });
 
   it('stands aside where the server has no handle it knows', () => {
-    const { server } = fakeServer(false);
+    const { server } = fakeListenServer(false);
     const e = early();
     e.install(server);
     expect(e.active).toBe(false);
   });
 
   it('stands aside for good when a client handle is not what it expects', () => {
-    const { server, handle, passed } = fakeServer(true);
+    const { server, handle, passed } = fakeListenServer(true);
     const e = early();
     e.install(server);
     const odd = { close() {} };
     handle.onconnection(0, odd);
     expect(e.active).toBe(false);
     // From now on nothing is checked here: the Socket path checks instead.
-    const bad = client('10.0.0.1');
+    const bad = fakeClientHandle('10.0.0.1');
     handle.onconnection(0, bad);
     expect(passed).toEqual([odd, bad]);
     expect(bad.closed).toBe(false);

@@ -1,34 +1,9 @@
-import { Server as NetServer } from 'node:net';
+import { fakeClientHandle, fakeListenServer } from '../../test/support/fake-listen-handle';
 import { toBlockList } from '../config/longlink-config';
 import { EarlyRefusal } from './early-refusal';
 import { ProxyGate } from './proxy-gate';
 import { ProxyHeaderExpect } from './proxy-header';
 import { TransportStats } from './transport-stats';
-
-/** A listening net.Server's internal handle, as EarlyRefusal patches it (see its spec). */
-function fakeServer() {
-  const passed: string[] = [];
-  const handle = {
-    onconnection(_err: number, client: { address: string }) {
-      passed.push(client.address);
-    },
-  };
-  return { server: { _handle: handle } as unknown as NetServer, handle, passed };
-}
-
-function client(address: string) {
-  return {
-    address,
-    closed: false,
-    getpeername(out: { address?: string }) {
-      out.address = address;
-      return 0;
-    },
-    close() {
-      this.closed = true;
-    },
-  };
-}
 
 /** EarlyRefusal checking with a ProxyGate in front of access hooks that refuse everyone. */
 function setup(mode: ProxyHeaderExpect) {
@@ -47,10 +22,10 @@ function setup(mode: ProxyHeaderExpect) {
     (address) => gate.atAccept(address, hooks),
     () => undefined,
   );
-  const { server, handle, passed } = fakeServer();
+  const { server, handle, passed } = fakeListenServer();
   early.install(server);
   const connect = (address: string) => {
-    const c = client(address);
+    const c = fakeClientHandle(address);
     handle.onconnection(0, c);
     return c.closed ? 'closed' : 'passed';
   };
