@@ -64,7 +64,7 @@ export const USAGE = `npm run bench -- [options]
   --warmup S              seconds before each throughput window (2)
   --seconds S             throughput window (5)
   --latency-seconds S     window per open-loop rate (2)
-  --latency-percents a,b  open-loop rates as % of each system's measured maximum (25,50,75,90)
+  --latency-percents a,b  open-loop rates as % of each system's measured maximum (10,25,50,75)
   --fixed-rates a,b       open-loop rates in msgs/s run for every system (10000)
   --max-in-flight N       open loop: incomplete messages beyond which sends are skipped, over all pairs (50000)
   --gen-procs N           generator processes for throughput and latency (1)
@@ -151,7 +151,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     warmupSeconds: num(values.warmup, 2, 0.7),
     seconds: num(values.seconds, 5, 1.5),
     latencySeconds: num(values['latency-seconds'], 2, 0.7),
-    latencyPercents: (values['latency-percents'] ?? '25,50,75,90').split(',').map(Number),
+    latencyPercents: (values['latency-percents'] ?? '10,25,50,75').split(',').map(Number),
     fixedRates: (values['fixed-rates'] ?? '10000').split(',').filter(Boolean).map(Number),
     maxInFlight: num(values['max-in-flight'], 50000, 50000),
     genProcs: Math.max(1, num(values['gen-procs'], 1, 1)),
