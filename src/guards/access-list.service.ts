@@ -21,7 +21,8 @@ export type SharedStrikes = (
 /** Black and white lists of IPs (CIDR) and user ids. An empty whitelist admits everyone. */
 @Injectable()
 export class AccessListService {
-  private ipBlack: BlockList;
+  /** null when empty: BlockList.check builds a SocketAddress per call (~3 µs per accept). */
+  private ipBlack: BlockList | null;
   private ipWhite: BlockList | null;
   private userBlack: Set<string>;
   private userWhite: Set<string> | null;
@@ -36,7 +37,7 @@ export class AccessListService {
 
   /** Replaces the lists (config reload). */
   load(access: AccessConfig): void {
-    this.ipBlack = toBlockList(access.ipBlacklist);
+    this.ipBlack = access.ipBlacklist.length ? toBlockList(access.ipBlacklist) : null;
     this.ipWhite = access.ipWhitelist.length ? toBlockList(access.ipWhitelist) : null;
     this.userBlack = new Set(access.userBlacklist);
     this.userWhite = access.userWhitelist.length ? new Set(access.userWhitelist) : null;
@@ -48,8 +49,9 @@ export class AccessListService {
       if (until > now) return false;
       this.bans.delete(address);
     }
+    if (this.ipBlack === null && this.ipWhite === null) return true;
     const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (this.ipBlack.check(address, family)) return false;
+    if (this.ipBlack?.check(address, family)) return false;
     return this.ipWhite === null || this.ipWhite.check(address, family);
   }
 

@@ -4,6 +4,7 @@ import { LONGLINK_CONFIG } from '../config/config.constants.js';
 import { LonglinkConfig } from '../config/longlink-config.js';
 import { SessionService } from '../session/session.service.js';
 import { SessionUser } from '../session/session-user.js';
+import { LoginEvent } from '../session/session.events.js';
 import { InboxStream } from './inbox-stream.js';
 import { MESSAGE_STORE, MessageStore } from './message.store.js';
 import { StoredMessage } from './message.types.js';
@@ -41,6 +42,7 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
     { failures: number; waiting: boolean }
   >();
   private subscriptions: Subscription[] = [];
+  private loginsThisTurn: LoginEvent[] = [];
   private readonly window: number;
   private readonly ackTimeoutMs: number;
   private readonly maxAttempts: number;
@@ -63,9 +65,7 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     this.subscriptions = [
       // After the turn: the LOGIN reply is queued before the first push.
-      this.sessions.logins$.subscribe(({ user, lastSeq }) =>
-        setImmediate(() => void this.open(user, lastSeq)),
-      ),
+      this.sessions.logins$.subscribe((login) => this.openAfterTurn(login)),
       this.sessions.logouts$.subscribe(({ user }) => this.close(user)),
     ];
   }
@@ -229,6 +229,18 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
       throw err;
     }
   }
+
+  /** One setImmediate for all the logins of a turn, opened in login order (a login ramp). */
+  private openAfterTurn(login: LoginEvent): void {
+    this.loginsThisTurn.push(login);
+    if (this.loginsThisTurn.length === 1) setImmediate(this.openLoginsOfTurn);
+  }
+
+  private readonly openLoginsOfTurn = (): void => {
+    const logins = this.loginsThisTurn;
+    this.loginsThisTurn = [];
+    for (const { user, lastSeq } of logins) void this.open(user, lastSeq);
+  };
 
   private async open(user: SessionUser, lastSeq: number | undefined): Promise<void> {
     if (user.conn.user !== user) return; // gone before the turn ended

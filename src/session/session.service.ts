@@ -65,7 +65,8 @@ export class SessionService implements OnModuleInit {
       previous.conn.kick(KickReason.Relogin, 'logged in from another connection');
     }
     this.server.touch(conn);
-    this.logger.debug?.(`${describe(conn)} logged in`);
+    // On every LOGIN's path: no message built (and dropped by the logger) unless debug is on.
+    if (Logger.isLevelEnabled('debug')) this.logger.debug(`${describe(conn)} logged in`);
     this.loginSubject.next({ user, lastSeq });
     return user;
   }

@@ -74,6 +74,7 @@ export function toMarkdown(r: RunReport, svgFile: string): string {
         'RSS/conn KiB',
         'heap/conn KiB',
         'logins/s',
+        'µs CPU/login',
         'µs CPU/heartbeat',
         'msgs/s (closed loop)',
         'server µs CPU/msg',
@@ -92,6 +93,7 @@ export function toMarkdown(r: RunReport, svgFile: string): string {
           f(s.rssPerConnKiB),
           f(s.heapPerConnKiB),
           f(s.loginsPerSec, 0),
+          f(s.cpuUsPerLogin),
           f(s.cpuUsPerHeartbeat),
           f(s.msgsPerSec, 0) + (s.generatorBound ? ' (generator-bound)' : ''),
           f(s.cpuUsPerMsg),
@@ -107,6 +109,7 @@ export function toMarkdown(r: RunReport, svgFile: string): string {
   lines.push(
     '',
     'RSS/conn and heap/conn: slope across the ramp steps (heap after forced GC; Node servers only). ' +
+      'µs CPU/login: server CPU over the ramp per login, accept included (steadier than logins/s on a noisy machine). ' +
       'µs CPU/heartbeat: server CPU while the clients heartbeat, per heartbeat answered. ' +
       'msgs/s: completed messages (both acks) per second, closed loop. ' +
       'Server and generator cores: CPU each used during the throughput window; cores busy: CPU 0 (generator) / CPU 1 (server) busy with every process, ours and others: ' +
