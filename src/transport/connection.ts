@@ -104,8 +104,10 @@ export class LonglinkConnection implements FrameSink, Flushable, WheelEntry, Bud
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       const now = (this.readAt = Date.now());
-      this.decoder.push(chunk);
+      // Charged first, by the state the bytes were sent in: a LOGIN among them, answered while
+      // decoding, must not move its own read to the logged-in budget.
       const pauseMs = this.owner.onRead(this, chunk.length, now);
+      this.decoder.push(chunk);
       if (pauseMs > 0) this.pauseReading(pauseMs);
     });
     socket.on('error', () => this.markClosing('socket-error'));
