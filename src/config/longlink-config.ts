@@ -363,13 +363,15 @@ export const rateRuleFields = {
     .optional(),
 };
 
+const RULE_NAME_PROBLEM = 'must be a name of 1 to 64 letters, digits, ".", "_" or "-"';
+/** A rule's name: it keys the shared buckets in Redis and labels the metrics. */
+export const rateRuleName = z
+  .string({ error: RULE_NAME_PROBLEM })
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: RULE_NAME_PROBLEM });
+
 const rateRuleSchema = z
   .strictObject({
-    name: z
-      .string({ error: 'must be a name of letters, digits, ".", "_" or "-"' })
-      .regex(/^[A-Za-z0-9._-]{1,64}$/, {
-        error: 'must be a name of letters, digits, ".", "_" or "-"',
-      }),
+    name: rateRuleName,
     ...rateRuleFields,
     ops: z
       .array(opEntry, { error: OP_ENTRY_PROBLEM })

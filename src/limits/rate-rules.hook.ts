@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { LONGLINK_CONFIG } from '../config/config.constants.js';
 import { ConfigError } from '../config/config.error.js';
 import { AnnouncedRateRule } from '../auth/login.dto.js';
-import { LonglinkConfig, rateRuleFields } from '../config/longlink-config.js';
+import { LonglinkConfig, rateRuleFields, rateRuleName } from '../config/longlink-config.js';
 import { FloodKickService } from '../guards/flood-kick.service.js';
 import { LonglinkConnection } from '../transport/connection.js';
 import { ErrorCode } from '../transport/error-codes.js';
@@ -22,13 +22,7 @@ const SWEEP_INTERVAL_MS = 10_000;
 /** A login waits at most this long for the shared buckets before going on with the local ones. */
 const SEED_TIMEOUT_MS = 200;
 
-const declaredLimitSchema = z.strictObject({
-  ...rateRuleFields,
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/)
-    .optional(),
-});
+const declaredLimitSchema = z.strictObject({ ...rateRuleFields, name: rateRuleName.optional() });
 
 interface SharedEntry {
   readonly rule: RateRule;
