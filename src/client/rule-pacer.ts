@@ -1,12 +1,12 @@
+import { TokenBucket } from '../transport/token-bucket.js';
 import { type OpPacer, PACING_SHARE } from './frame-pacer.js';
 import type { AnnouncedRule } from './server-bodies.js';
 
-interface Bucket {
+interface Mirror {
   readonly matches: (op: number) => boolean;
   readonly perMs: number;
   readonly burst: number;
-  tokens: number;
-  at: number;
+  readonly bucket: TokenBucket;
 }
 
 /**
@@ -16,45 +16,30 @@ interface Bucket {
  * connections the client cannot see; a refusal then still comes, and the retry covers it.
  */
 export class RulePacer implements OpPacer {
-  private readonly buckets: Bucket[];
+  private readonly mirrors: Mirror[];
 
   constructor(rules: readonly AnnouncedRule[], now: number) {
-    this.buckets = rules.map((r) => {
+    this.mirrors = rules.map((r) => {
       const burst = Math.max(1, Math.floor(r.burst * PACING_SHARE));
       return {
         matches: opMatcher(r.ops),
         perMs: (r.ratePerSecond * PACING_SHARE) / 1000,
         burst,
-        tokens: burst,
-        at: now,
+        bucket: new TokenBucket(burst, now),
       };
     });
   }
 
-  /** How long a frame of `op` must wait (0: it may go now). */
   delayFor(op: number, now: number): number {
     let wait = 0;
-    for (const b of this.buckets) {
-      if (!b.matches(op)) continue;
-      this.refill(b, now);
-      if (b.tokens < 1) wait = Math.max(wait, Math.ceil((1 - b.tokens) / b.perMs));
+    for (const m of this.mirrors) {
+      if (m.matches(op)) wait = Math.max(wait, m.bucket.wait(now, m.perMs, m.burst));
     }
     return wait;
   }
 
-  /** A frame of `op` left. */
   take(op: number, now: number): void {
-    for (const b of this.buckets) {
-      if (!b.matches(op)) continue;
-      this.refill(b, now);
-      b.tokens -= 1;
-    }
-  }
-
-  private refill(b: Bucket, now: number): void {
-    if (now <= b.at) return;
-    b.tokens = Math.min(b.burst, b.tokens + (now - b.at) * b.perMs);
-    b.at = now;
+    for (const m of this.mirrors) if (m.matches(op)) m.bucket.take(now, m.perMs, m.burst);
   }
 }
 

@@ -19,21 +19,25 @@ export class TokenBucket {
     this.at = now;
   }
 
-  /** Takes one token; 0 when admitted, else the ms until a token is there. */
-  take(now: number, perMs: number, burst: number): number {
+  /** Refills by the time elapsed; the ms until a token is there (0: one is), taking nothing. */
+  wait(now: number, perMs: number, burst: number): number {
     if (now > this.at) {
       const elapsed = now - this.at;
       this.tokens = Math.min(burst, this.tokens + elapsed * perMs);
       this.refused = Math.max(0, this.refused - elapsed * perMs);
       this.at = now;
     }
-    if (this.tokens >= 1) {
+    return this.tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - this.tokens) / perMs));
+  }
+
+  /** Takes one token; 0 when admitted, else the ms until a token is there (a refusal counted). */
+  take(now: number, perMs: number, burst: number): number {
+    const waitMs = this.wait(now, perMs, burst);
+    if (waitMs === 0) {
       this.tokens -= 1;
       this.spent++;
-      return 0;
-    }
-    this.refused++;
-    return Math.max(1, Math.ceil((1 - this.tokens) / perMs));
+    } else this.refused++;
+    return waitMs;
   }
 
   /** Unheld, full again by `now` and nothing to sync: the bucket can be forgotten. */
